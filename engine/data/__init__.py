@@ -1,0 +1,1 @@
+"""Data sets: where they live, how to read them, how to fetch them."""
