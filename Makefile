@@ -1,0 +1,39 @@
+# GenScope: the two commands of the README quick start, plus helpers.
+#   make run    set up (first time) and launch the app on the bundled models
+#   make test   set up (first time) and run the whole test suite
+# Setup = a virtual environment in .venv with the CPU build of PyTorch.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+TORCH  ?= torch==2.13.0
+
+.PHONY: run test bench sysdeps info clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+run: $(STAMP)
+	@bash scripts/sysdeps.sh --quiet || true
+	$(PY) main.py $(ARGS)
+
+test: $(STAMP) sysdeps
+	QT_QPA_PLATFORM=offscreen ALSA_CONFIG_PATH=$(CURDIR)/tests/alsa-null.conf \
+		$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done
+
+info: $(STAMP)
+	$(PY) -m engine info
+
+clean-venv:
+	rm -rf $(VENV)

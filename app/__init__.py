@@ -1,0 +1,1 @@
+"""GenScope Qt front end. Only this package touches widgets."""

@@ -1,0 +1,51 @@
+"""The four tabs. Each tab is a QWidget built from an :class:`AppContext`.
+
+A tab may implement ``accepts_checkpoint(config) -> bool`` and
+``open_checkpoint(path, config)`` to take models opened from File.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+
+@dataclass(frozen=True)
+class TabSpec:
+    """A tab's title, its settings key and how to build it."""
+
+    title: str
+    key: str
+    build: Callable[[object], QWidget]
+
+
+class PlaceholderTab(QWidget):
+    """A tab whose capability is not built yet: one honest line, nothing else."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.label = QLabel(text)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setWordWrap(True)
+        self.label.setObjectName("placeholder")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+
+
+def _placeholder(text: str) -> Callable[[object], QWidget]:
+    return lambda context: PlaceholderTab(text)
+
+
+TABS: list[TabSpec] = [
+    TabSpec("Latent explorer", "latent",
+            _placeholder("Not built yet: exploring a VAE's 2-D latent space arrives with the latent-explorer work.")),
+    TabSpec("Sampler", "sampler",
+            _placeholder("Not built yet: PixelCNN painting and WaveNet audio arrive with the sampler work.")),
+    TabSpec("GMM fitter", "gmm",
+            _placeholder("Not built yet: watching EM fit a Gaussian mixture arrives with the GMM-fitter work.")),
+    TabSpec("Training monitor", "training",
+            _placeholder("Not built yet: live training with curves and samples arrives with the training-monitor work.")),
+]

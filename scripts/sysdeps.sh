@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the system libraries GenScope uses, when we can (root + apt-get):
+# PortAudio for sound, and the xcb libraries Qt needs for a real window.
+# Without them the app still starts and explains what is missing.
+set -u
+quiet=0; [ "${1:-}" = "--quiet" ] && quiet=1
+pkgs=(libportaudio2 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libxcb-xinerama0
+      libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-shape0 libegl1 libgl1 libfontconfig1 libdbus-1-3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  [ $quiet -eq 1 ] || echo "note: could not check system packages (no apt-get); sound needs PortAudio." >&2
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "note: missing system packages: ${missing[*]}" >&2
+  echo "      install them with: sudo apt-get install -y ${missing[*]}" >&2
+  exit 0
+fi
+echo "Installing system packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null 2>&1 || true
+apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+  || echo "note: apt-get could not install ${missing[*]}; the app will run without them and say what is off." >&2
+exit 0

@@ -1,0 +1,9 @@
+"""Test-wide setup: offscreen Qt, the null ALSA device, a temp user data dir."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+_alsa = Path(__file__).with_name("alsa-null.conf")
+if _alsa.exists():
+    os.environ.setdefault("ALSA_CONFIG_PATH", str(_alsa))
