@@ -114,13 +114,20 @@ COMMANDS: list[Command] = [
 ]
 
 
+def _add_common(parser: argparse.ArgumentParser, default) -> None:
+    """--device and --data, accepted before or after the command name."""
+    parser.add_argument("--device", default=default, help="auto, cpu, cuda, cuda:N or mps (env GENSCOPE_DEVICE)")
+    parser.add_argument("--data", default=default, help="data folder (env GENSCOPE_DATA)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description="GenScope engine command line.")
-    parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (env GENSCOPE_DEVICE)")
-    parser.add_argument("--data", default=None, help="data folder (env GENSCOPE_DATA)")
+    _add_common(parser, None)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="command", required=True)
     for name, help_text, add_args, run in COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         add_args(p)
         p.set_defaults(run=run)
     return parser
