@@ -48,6 +48,17 @@ class AppContext:
     worker: EngineWorker
     audio: AudioStatus
     notices: list[str] = field(default_factory=list)
+    _interactive: EngineWorker | None = None
+
+    def interactive_worker(self) -> EngineWorker:
+        """A second worker for latency-critical requests (hover decoding), so
+        they never wait behind a long job on the main worker."""
+        if self._interactive is None:
+            self._interactive = EngineWorker("interactive")
+        return self._interactive
+
+    def all_workers(self) -> list[EngineWorker]:
+        return [w for w in (self.worker, self._interactive) if w is not None]
 
 
 def startup_notices(data: DataFolder, audio: AudioStatus) -> list[str]:
@@ -73,18 +84,27 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.context = context
         self.settings = settings if settings is not None else QSettings(ORG, APP)
-        self.workers: list[EngineWorker] = [context.worker]
         self.setWindowTitle("GenScope")
         self.tabs = QTabWidget()
         self.setCentralWidget(self.tabs)
+        self.tab_by_key = {}
         for spec in TABS:
-            self.tabs.addTab(spec.build(context), spec.title)
+            self.tab_by_key[spec.key] = spec.build(context)
+            self.tabs.addTab(self.tab_by_key[spec.key], spec.title)
+        self._wire_tabs()
         self._build_menus()
         self._build_status_bar()
         self._connect_worker(context.worker)
         self._restore_settings()
         if context.notices:
             self.statusBar().showMessage(context.notices[0], 15000)
+
+    def _wire_tabs(self) -> None:
+        """Cross-tab links: a mixture fitted on latent codes becomes a prior."""
+        gmm, latent = self.tab_by_key.get("gmm"), self.tab_by_key.get("latent")
+        if hasattr(gmm, "prior_fitted") and hasattr(latent, "set_mixture_prior"):
+            gmm.prior_fitted.connect(latent.set_mixture_prior)
+            gmm.prior_fitted.connect(lambda _: self.tabs.setCurrentWidget(latent))
 
     # ------------------------------------------------------------ layout
     def _build_menus(self) -> None:
@@ -155,7 +175,9 @@ class MainWindow(QMainWindow):
         self._show_job(current if current is not None and current.key is None else None)
 
     def _on_job_failed(self, job: Job, error: JobError) -> None:
-        self.show_error(error.text(), None if error.expected else error.details)
+        """A dialog for failures nobody handled; a tab's own on_error shows its note."""
+        if job.on_error is None or not error.expected:
+            self.show_error(error.text(), None if error.expected else error.details)
 
     def _stop_current_job(self) -> None:
         job = self.context.worker.current
@@ -278,7 +300,7 @@ class MainWindow(QMainWindow):
             shutdown = getattr(widget, "shutdown", None)
             if shutdown is not None:
                 shutdown()
-        for worker in self.workers:
+        for worker in self.context.all_workers():
             if not worker.shutdown(timeout=2.0):
                 print(f"warning: worker {worker} did not stop within 2 s; leaving it behind", file=sys.stderr)
         event.accept()

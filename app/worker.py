@@ -214,8 +214,15 @@ class EngineWorker(QObject):
             batch = list(self._outbox)
             self._outbox.clear()
             self._delivery_pending = False
+        if self._stopping:
+            return  # shut down: the widgets behind the callbacks may be gone
         for kind, job, payload in batch:
-            self._dispatch(kind, job, payload)
+            try:
+                self._dispatch(kind, job, payload)
+            except Exception as exc:  # a bug in a GUI callback: report it, keep delivering
+                error = JobError(job.name, f"{type(exc).__name__}: {exc}", traceback.format_exc(), False)
+                traceback.print_exc()
+                self.job_failed.emit(job, error)
 
     def _dispatch(self, kind: str, job: Job, payload: object) -> None:
         if kind == "event":

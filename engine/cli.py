@@ -22,6 +22,8 @@ from engine.data.folder import resolve_data_folder
 from engine.device import describe_device, select_device
 from engine.errors import GenScopeError
 from engine.events import DownloadProgress, Message, Progress
+from engine.gmm_cli import GMM_COMMAND
+from engine.train_cli import CODES_COMMAND, EVAL_COMMAND, TRAIN_COMMAND
 
 
 def versions() -> dict[str, str]:
@@ -111,6 +113,10 @@ COMMANDS: list[Command] = [
     ("info", "versions, compute device, data folder, data sets and bundled models", _add_info, cmd_info),
     ("download", "fetch public data sets into the data folder (sha256-verified)", _add_download, cmd_download),
     ("inspect", "print a checkpoint's configuration (kind, settings, data, metrics)", _add_inspect, cmd_inspect),
+    TRAIN_COMMAND,
+    EVAL_COMMAND,
+    CODES_COMMAND,
+    GMM_COMMAND,
 ]
 
 

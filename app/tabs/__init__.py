@@ -39,13 +39,23 @@ def _placeholder(text: str) -> Callable[[object], QWidget]:
     return lambda context: PlaceholderTab(text)
 
 
+def _latent(context) -> QWidget:
+    from app.tabs.latent_explorer import LatentExplorerTab
+
+    return LatentExplorerTab(context)
+
+
+def _gmm(context) -> QWidget:
+    from app.tabs.gmm_fitter import GmmFitterTab
+
+    return GmmFitterTab(context)
+
+
 TABS: list[TabSpec] = [
-    TabSpec("Latent explorer", "latent",
-            _placeholder("Not built yet: exploring a VAE's 2-D latent space arrives with the latent-explorer work.")),
+    TabSpec("Latent explorer", "latent", _latent),
     TabSpec("Sampler", "sampler",
             _placeholder("Not built yet: PixelCNN painting and WaveNet audio arrive with the sampler work.")),
-    TabSpec("GMM fitter", "gmm",
-            _placeholder("Not built yet: watching EM fit a Gaussian mixture arrives with the GMM-fitter work.")),
+    TabSpec("GMM fitter", "gmm", _gmm),
     TabSpec("Training monitor", "training",
             _placeholder("Not built yet: live training with curves and samples arrives with the training-monitor work.")),
 ]

@@ -38,3 +38,13 @@ def make_window(qtbot, settings, tmp_path):
     yield make
     for window in windows:
         window.close()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test():
+    """Collect garbage after each test, so a Qt reference-count bug fails the
+    test that caused it instead of crashing the interpreter at exit."""
+    yield
+    import gc
+
+    gc.collect()

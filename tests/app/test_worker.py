@@ -169,23 +169,37 @@ def test_progress_events_reach_signal(qtbot, worker):
     assert seen == [1, 2, 3, 4]
 
 
-def test_fast_job_does_not_flood_event_loop(qtbot, worker):
+class CountingWorker(EngineWorker):
+    """Counts queued deliveries (the slot is connected in EngineWorker.__init__)."""
+
+    deliveries = 0
+
+    def _drain_outbox(self):
+        self.deliveries += 1
+        super()._drain_outbox()
+
+
+def test_fast_job_does_not_flood_event_loop(qtbot):
     """100k events are delivered in far fewer Qt signals than events."""
-    deliveries = []
-    original = worker._drain_outbox
-
-    def counted():
-        deliveries.append(1)
-        original()
-
-    worker._deliver.disconnect()
-    worker._deliver.connect(counted)
+    worker = CountingWorker("counting")
     got = []
     job = worker.submit(lambda: iter(range(100_000)), name="fast", on_event=got.append)
     wait_finished(qtbot, job, timeout=20000)
     qtbot.waitUntil(lambda: len(got) == 100_000, timeout=5000)
     assert got[:3] == [0, 1, 2] and got[-1] == 99_999
-    assert len(deliveries) < 50_000
+    assert worker.deliveries < 50_000
+    assert worker.shutdown()
+
+
+def test_no_callbacks_after_shutdown(qtbot):
+    worker = EngineWorker("late")
+    got = []
+    worker.submit(lambda: counting(10**9), name="endless", on_event=got.append)
+    qtbot.waitUntil(lambda: len(got) > 0, timeout=5000)
+    assert worker.shutdown()
+    seen = len(got)
+    qtbot.wait(100)
+    assert len(got) == seen, "events queued before shutdown must not reach dead widgets"
 
 
 def test_shutdown_joins_within_two_seconds(qtbot):

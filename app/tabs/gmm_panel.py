@@ -1,0 +1,313 @@
+"""The GMM fitter's control panel: data source, settings, playback, K choice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from PySide6.QtCore import Qt
+
+from engine.data import points2d
+from engine.errors import GenScopeError
+from engine.events import Done, Progress
+from engine.models.gmm import GaussianMixture
+
+SOURCES = ["Old Faithful", "Generated mixture", "VAE latent codes", "MNIST PCA-2", "CSV file…", "Draw points"]
+COVARIANCES = ["full", "diag", "spherical", "tied"]
+INITS = ["kmeans++", "kmeans", "random", "random_from_data"]
+
+
+def choose_k(points: np.ndarray, k_max: int, cov: str, seed: int) -> Iterator[object]:
+    """Fit K = 1..k_max (worker thread); yields Progress then Done((ks, bic, aic))."""
+    ks, bic, aic = [], [], []
+    for k in range(1, k_max + 1):
+        gmm = GaussianMixture(k, covariance_type=cov, seed=seed, max_iter=200).fit(points)
+        ks.append(k)
+        bic.append(gmm.bic(points))
+        aic.append(gmm.aic(points))
+        yield Progress(k, k_max, f"K = {k}")
+    yield Done((np.array(ks), np.array(bic), np.array(aic)))
+
+
+class GmmPanel(QWidget):
+    """Controls; talks to its tab (``self.tab``) by plain method calls."""
+
+    def __init__(self, context, tab) -> None:
+        super().__init__()
+        self.context, self.tab = context, tab
+        self.load_job = None
+        self.setMinimumWidth(300)
+        self.setMaximumWidth(380)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._data_box())
+        layout.addWidget(self._model_box())
+        layout.addWidget(self._play_box())
+        layout.addWidget(self._k_box())
+        layout.addWidget(self._sample_box())
+        self.data_note = QLabel()
+        self.data_note.setWordWrap(True)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setObjectName("note")
+        layout.addWidget(self.data_note)
+        layout.addWidget(self.note)
+        layout.addStretch(1)
+
+    # ----------------------------------------------------------- widgets
+    def _data_box(self) -> QGroupBox:
+        box = QGroupBox("Data")
+        form = QFormLayout(box)
+        self.source = QComboBox()
+        self.source.addItems(SOURCES)
+        self.source.activated.connect(lambda _: self.load_source())
+        self.n_points = QSpinBox()
+        self.n_points.setRange(10, 200_000)
+        self.n_points.setValue(1500)
+        self.n_points.setSingleStep(500)
+        self.true_k = QSpinBox()
+        self.true_k.setRange(1, 10)
+        self.true_k.setValue(4)
+        self.columns = QLineEdit()
+        self.columns.setPlaceholderText("first two numeric columns")
+        self.clear_button = QPushButton("Clear points")
+        self.clear_button.clicked.connect(lambda: self.tab.set_points(np.zeros((0, 2)), "Click or drag to draw points."))
+        form.addRow("Source", self.source)
+        form.addRow("Points (generated)", self.n_points)
+        form.addRow("Blobs (generated)", self.true_k)
+        form.addRow("CSV columns", self.columns)
+        form.addRow(self.clear_button)
+        return box
+
+    def _model_box(self) -> QGroupBox:
+        box = QGroupBox("Mixture")
+        form = QFormLayout(box)
+        self.k = QSpinBox()
+        self.k.setRange(1, 20)
+        self.k.setValue(3)
+        self.cov = QComboBox()
+        self.cov.addItems(COVARIANCES)
+        self.init = QComboBox()
+        self.init.addItems(INITS)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.reg = QDoubleSpinBox()
+        self.reg.setDecimals(8)
+        self.reg.setRange(0.0, 1.0)
+        self.reg.setValue(1e-6)
+        self.reg.setSingleStep(1e-6)
+        for label, widget in (("K", self.k), ("Covariance", self.cov), ("Initialisation", self.init),
+                              ("Seed", self.seed), ("reg_covar", self.reg)):
+            form.addRow(label, widget)
+        return box
+
+    def _play_box(self) -> QGroupBox:
+        box = QGroupBox("EM")
+        grid = QGridLayout(box)
+        buttons = [("Fit", lambda: self.tab.fit()), ("Play", self.tab.play), ("Pause", self.tab.pause),
+                   ("Step E", lambda: self.tab.step("E")), ("Step M", lambda: self.tab.step("M"))]
+        self.buttons = {}
+        for i, (text, slot) in enumerate(buttons):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            self.buttons[text] = button
+            grid.addWidget(button, i // 3, i % 3)
+        self.speed_slider = QSlider(Qt.Orientation.Horizontal)
+        self.speed_slider.setRange(1, 60)
+        self.speed_slider.setValue(8)
+        self.speed_slider.setToolTip("Steps shown per second")
+        self.speed_slider.valueChanged.connect(self._speed_changed)
+        grid.addWidget(QLabel("Speed"), 2, 0)
+        grid.addWidget(self.speed_slider, 2, 1, 1, 2)
+        return box
+
+    def _k_box(self) -> QGroupBox:
+        box = QGroupBox("Choose K")
+        col = QVBoxLayout(box)
+        self.k_button = QPushButton("BIC and AIC for K = 1…10")
+        self.k_button.clicked.connect(self.run_choose_k)
+        self.k_plot = pg.PlotWidget(background="w")
+        self.k_plot.setMinimumHeight(140)
+        self.k_plot.addLegend(offset=(-5, 5))
+        self.k_plot.setLabel("bottom", "K")
+        self.bic_curve = self.k_plot.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, name="BIC")
+        self.aic_curve = self.k_plot.plot(pen=pg.mkPen((255, 127, 14), width=2), symbol="s", symbolSize=5, name="AIC")
+        self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((44, 160, 44), width=2))
+        self.best_line.setVisible(False)
+        self.k_plot.addItem(self.best_line)
+        col.addWidget(self.k_button)
+        col.addWidget(self.k_plot)
+        return box
+
+    def _sample_box(self) -> QGroupBox:
+        box = QGroupBox("Use the fit")
+        grid = QGridLayout(box)
+        self.n_samples = QSpinBox()
+        self.n_samples.setRange(1, 100_000)
+        self.n_samples.setValue(300)
+        sample = QPushButton("Sample")
+        sample.clicked.connect(self.sample)
+        self.prior_button = QPushButton("Use as latent prior")
+        self.prior_button.setToolTip("Fit on VAE latent codes, then sample and decode it in the Latent explorer")
+        self.prior_button.setEnabled(False)
+        self.prior_button.clicked.connect(self._use_as_prior)
+        grid.addWidget(QLabel("N"), 0, 0)
+        grid.addWidget(self.n_samples, 0, 1)
+        grid.addWidget(sample, 0, 2)
+        grid.addWidget(self.prior_button, 1, 0, 1, 3)
+        return box
+
+    # ------------------------------------------------------------ sources
+    def load_initial_source(self) -> None:
+        """Old Faithful when the data folder has it, else a generated mixture."""
+        from engine.data.registry import DATASETS
+
+        data = self.context.data
+        if not (data.exists and DATASETS["faithful"].is_present(data.path)):
+            self.source.setCurrentText("Generated mixture")
+        self.load_source()
+
+    def load_source(self) -> None:
+        """Load the chosen data source (through the worker) into the tab."""
+        name = self.source.currentText()
+        self.tab.view.drawing = name == "Draw points"
+        self.prior_button.setEnabled(False)
+        if name == "Draw points":
+            self.tab.set_points(np.zeros((0, 2)), "Click or drag on the canvas to draw points, then Fit.")
+            return
+        loader = self._loader(name)
+        if loader is None:
+            return
+        self.set_note(f"Loading {name}…")
+        self.load_job = self.context.worker.submit(
+            lambda: iter([Done(loader())]), name=f"Loading {name}", key="gmm-source", cancel_running=True,
+            on_event=self._source_loaded, on_error=lambda e: self.set_note(e.text()))
+
+    def _loader(self, name: str):
+        root = self.context.data.path
+        if name == "Old Faithful":
+            return lambda: points2d.faithful(root)
+        if name == "Generated mixture":
+            n, k, seed = self.n_points.value(), self.true_k.value(), self.seed.value()
+            return lambda: points2d.generated(n, k, seed)
+        if name == "VAE latent codes":
+            return lambda: points2d.latent_codes("vae")
+        if name == "MNIST PCA-2":
+            return lambda: points2d.mnist_pca2(root)
+        path, _ = QFileDialog.getOpenFileName(self, "Open CSV", "", "CSV files (*.csv *.txt);;All files (*)")
+        if not path:
+            return None
+        columns = [c.strip() for c in self.columns.text().split(",") if c.strip()] or None
+        return lambda: points2d.csv_points(path, columns)
+
+    def cancel_load(self) -> None:
+        """Drop a pending data load (the user moved on to other data)."""
+        if self.load_job is not None:
+            self.load_job.cancel()
+            self.load_job = None
+
+    def _source_loaded(self, event: object) -> None:
+        if isinstance(event, Done):
+            pset = event.result
+            self.load_job = None
+            self.tab.set_points(pset.points, pset.note, from_loader=True)
+            self.tab.view.plot_item.setLabel("bottom", pset.axes[0])
+            self.tab.view.plot_item.setLabel("left", pset.axes[1])
+            self._is_latent = self.source.currentText() == "VAE latent codes"
+            self.tab.fit()
+
+    def add_drawn_point(self, x: float, y: float, dragging: bool) -> None:
+        """Drawing mode: a click adds a point, a drag sprays a few."""
+        rng = np.random.default_rng()
+        view = self.tab.view.view.viewRect()
+        spread = 0.015 * max(view.width(), view.height())
+        new = np.array([[x, y]]) if not dragging else np.array([x, y]) + rng.normal(0, spread, (3, 2))
+        points = np.concatenate([self.tab.points, new])
+        self.tab.set_points(points, f"{len(points)} drawn points. Press Fit.")
+        self.tab.view.set_points(points[self.tab.display], lock_range=False)
+
+    # -------------------------------------------------------------- model
+    def make_model(self, n_points: int) -> GaussianMixture | None:
+        """A GaussianMixture from the settings; a refusal becomes a note."""
+        k = self.k.value()
+        try:
+            if n_points < 1:
+                raise GenScopeError("There are no points to fit; load or draw some first.")
+            if k > n_points:
+                raise GenScopeError(f"Cannot fit {k} components to {n_points} points; choose K ≤ {n_points}.")
+            return GaussianMixture(k, covariance_type=self.cov.currentText(), init=self.init.currentText(),
+                                   reg_covar=self.reg.value(), seed=self.seed.value(), max_iter=300, tol=1e-6)
+        except GenScopeError as exc:
+            self.set_note(str(exc))
+            return None
+
+    def fit_finished(self, gmm: GaussianMixture, done) -> None:
+        state = "converged" if done.converged else "stopped (max iterations)"
+        text = f"EM {state} after {done.n_iter} iterations; mean log-likelihood {done.lower_bound:.4f}."
+        warnings = list(getattr(gmm, "warnings_", []) or [])
+        self.set_note(" ".join([text, *warnings]))
+        self.prior_button.setEnabled(getattr(self, "_is_latent", False))
+
+    def run_choose_k(self) -> None:
+        points, cov, seed = self.tab.points.copy(), self.cov.currentText(), self.seed.value()
+        k_max = min(10, len(points))
+        if k_max < 1:
+            self.set_note("There are no points; load or draw some first.")
+            return
+        self.context.worker.submit(lambda: choose_k(points, k_max, cov, seed), name="Choosing K",
+                                   on_event=self._k_event, on_error=lambda e: self.set_note(e.text()))
+
+    def _k_event(self, event: object) -> None:
+        if isinstance(event, Done):
+            ks, bic, aic = event.result
+            self.bic_curve.setData(ks, bic)
+            self.aic_curve.setData(ks, aic)
+            best = int(ks[np.argmin(bic)])
+            self.best_line.setValue(best)
+            self.best_line.setVisible(True)
+            self.k.setValue(best)
+            self.set_note(f"BIC is lowest at K = {best} (AIC at K = {int(ks[np.argmin(aic)])}); K set to {best}.")
+
+    def sample(self) -> None:
+        gmm = self.tab.gmm
+        if gmm is None or self.tab.em_done is None:
+            self.set_note("Fit a mixture first, then sample from it.")
+            return
+        points, _ = gmm.sample(self.n_samples.value(), seed=self.seed.value())
+        self.tab.view.show_samples(np.asarray(points))
+
+    # -------------------------------------------------------------- misc
+    # Slots return None on purpose: PySide6 mishandles the reference count of
+    # values returned by Python slots (seen as a bool_dealloc crash at exit).
+    def _speed_changed(self, _value: int) -> None:
+        if self.tab.timer.isActive():
+            self.tab.play()
+
+    def _use_as_prior(self) -> None:
+        self.tab.prior_fitted.emit(self.tab.gmm)
+
+    def speed(self) -> int:
+        return self.speed_slider.value()
+
+    def set_note(self, text: str) -> None:
+        """Messages about the fit (or a refusal)."""
+        self.note.setText(text)
+
+    def set_data_note(self, text: str) -> None:
+        """What the loaded data are: source, skipped rows, subsampling."""
+        self.data_note.setText(text)

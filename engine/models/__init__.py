@@ -1,0 +1,1 @@
+"""Generative models, one per file; engine.models.registry rebuilds them from checkpoints."""
