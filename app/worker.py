@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from engine.errors import GenScopeError
-from engine.events import Progress
+from engine.events import Done, Progress
 
 
 class JobState(enum.Enum):
@@ -308,3 +308,7 @@ class EngineWorker(QObject):
                 job.state = JobState.RUNNING
         return not job.cancelled
 
+
+def once(fn: Callable[[], object]) -> Iterator[Done]:
+    """A one-step job: call ``fn`` on the worker thread and yield ``Done(result)``."""
+    yield Done(fn())

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QSlider, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from app.tabs.gmm_panel import GmmPanel
+from app.widgets import with_side_panel
 from app.widgets.mixture_view import MixtureView
 from app.worker import Job, JobError
 from engine.events import Done
@@ -107,16 +108,7 @@ class GmmFitterTab(QWidget):
         row.addWidget(self.history, 1)
         col.addLayout(row)
         col.addWidget(self.loglik_plot)
-        scroll = QScrollArea()
-        scroll.setWidget(self.panel)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(340)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(scroll)
-        split.setStretchFactor(0, 1)
-        split.setSizes([820, 380])
+        split = with_side_panel(left, self.panel, 340)
         layout = QHBoxLayout(self)
         layout.addWidget(split)
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 from PySide6.QtCore import Qt
 
+from app.worker import once
 from engine.data import points2d
 from engine.errors import GenScopeError
 from engine.events import Done, Progress
@@ -195,7 +196,7 @@ class GmmPanel(QWidget):
             return
         self.set_note(f"Loading {name}…")
         self.load_job = self.context.worker.submit(
-            lambda: iter([Done(loader())]), name=f"Loading {name}", key="gmm-source", cancel_running=True,
+            lambda: once(loader), name=f"Loading {name}", key="gmm-source", cancel_running=True,
             on_event=self._source_loaded, on_error=lambda e: self.set_note(e.text()))
 
     def _loader(self, name: str):

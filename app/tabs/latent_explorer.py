@@ -10,23 +10,20 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QScrollArea, QSplitter, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QWidget
 
 from app.tabs.latent_panel import LatentPanel
+from app.widgets import with_side_panel
 from app.widgets.ellipses import many_ellipses
 from app.widgets.image_view import save_png
 from app.widgets.latent_map import LatentMapView
+from app.worker import once
 from engine import latent_map as lm
 from engine.assets import ASSETS_DIR, find_bundled
 from engine.data.points2d import LATENT_CODES
 from engine.events import Done
 
 BUNDLED = [("VAE", "vae"), ("β-VAE (β=4)", "beta_vae"), ("Autoencoder", "autoencoder"), ("PPCA", "ppca")]
-
-
-def once(fn):
-    """A one-step job: call ``fn`` on the worker thread and yield Done(result)."""
-    yield Done(fn())
 
 
 class LatentExplorerTab(QWidget):
@@ -42,16 +39,7 @@ class LatentExplorerTab(QWidget):
         self.strip_image: np.ndarray | None = None
         self.map = LatentMapView()
         self.panel = LatentPanel()
-        scroll = QScrollArea()
-        scroll.setWidget(self.panel)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(360)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        split = QSplitter()
-        split.addWidget(self.map)
-        split.addWidget(scroll)
-        split.setStretchFactor(0, 1)
-        split.setSizes([820, 380])
+        split = with_side_panel(self.map, self.panel, 360)
         QHBoxLayout(self).addWidget(split)
         self.grid_timer = QTimer(self, singleShot=True, interval=40)
         self.grid_timer.timeout.connect(self.request_grid)

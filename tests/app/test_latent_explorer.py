@@ -5,7 +5,6 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from app.tabs.latent_explorer import LatentExplorerTab
 from engine import latent_map as lm
 from engine.checkpoints import save_checkpoint
 from engine.models.vae import VAE

@@ -6,7 +6,7 @@ import torch
 from PySide6.QtWidgets import QMessageBox
 
 from app.audio import AudioStatus
-from app.main_window import MainWindow, build_context, parse_args, startup_notices
+from app.main_window import build_context, parse_args, startup_notices
 from app.tabs import PlaceholderTab
 from app.worker import JobState
 from engine.checkpoints import save_checkpoint
