@@ -107,6 +107,8 @@ class GmmFitterTab(QWidget):
         row.addWidget(self.frame_label)
         row.addWidget(self.history, 1)
         col.addLayout(row)
+        col.addWidget(self.panel.data_note)  # notes stay in view, not below the panel's fold
+        col.addWidget(self.panel.note)
         col.addWidget(self.loglik_plot)
         split = with_side_panel(left, self.panel, 340)
         layout = QHBoxLayout(self)

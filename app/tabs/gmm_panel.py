@@ -66,8 +66,6 @@ class GmmPanel(QWidget):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setObjectName("note")
-        layout.addWidget(self.data_note)
-        layout.addWidget(self.note)
         layout.addStretch(1)
 
     # ----------------------------------------------------------- widgets
@@ -151,8 +149,11 @@ class GmmPanel(QWidget):
         self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((44, 160, 44), width=2))
         self.best_line.setVisible(False)
         self.k_plot.addItem(self.best_line)
+        self.k_result = QLabel()
+        self.k_result.setWordWrap(True)
         col.addWidget(self.k_button)
         col.addWidget(self.k_plot)
+        col.addWidget(self.k_result)
         return box
 
     def _sample_box(self) -> QGroupBox:
@@ -281,8 +282,11 @@ class GmmPanel(QWidget):
             best = int(ks[np.argmin(bic)])
             self.best_line.setValue(best)
             self.best_line.setVisible(True)
+            self.k_plot.getPlotItem().getViewBox().autoRange(padding=0.08)
             self.k.setValue(best)
-            self.set_note(f"BIC is lowest at K = {best} (AIC at K = {int(ks[np.argmin(aic)])}); K set to {best}.")
+            self.tab.fit()
+            self.k_result.setText(f"BIC is lowest at K = {best} (AIC at K = {int(ks[np.argmin(aic)])}); "
+                                  f"refitted with K = {best}.")
 
     def sample(self) -> None:
         gmm = self.tab.gmm

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
 
 from app.tabs.latent_panel import LatentPanel
 from app.widgets import with_side_panel
@@ -39,7 +39,12 @@ class LatentExplorerTab(QWidget):
         self.strip_image: np.ndarray | None = None
         self.map = LatentMapView()
         self.panel = LatentPanel()
-        split = with_side_panel(self.map, self.panel, 360)
+        left = QWidget()
+        col = QVBoxLayout(left)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.map, 1)
+        col.addWidget(self.panel.note)
+        split = with_side_panel(left, self.panel, 360)
         QHBoxLayout(self).addWidget(split)
         self.grid_timer = QTimer(self, singleShot=True, interval=40)
         self.grid_timer.timeout.connect(self.request_grid)

@@ -42,9 +42,8 @@ class LatentPanel(QWidget):
         layout.addWidget(self._pins_box())
         layout.addWidget(self._sample_box())
         layout.addWidget(self._inspect_box())
-        self.note = QLabel()
+        self.note = QLabel()  # placed under the map by the tab, so it is always in view
         self.note.setWordWrap(True)
-        layout.addWidget(self.note)
         layout.addStretch(1)
 
     def _model_box(self) -> QGroupBox:

@@ -20,10 +20,11 @@ from engine.errors import CheckpointError, GenScopeError
 
 def model_classes() -> dict[str, type[nn.Module]]:
     """Kind name -> model class (imported lazily so adding a model costs nothing here)."""
+    from engine.models.pixelcnn import PixelCNN
     from engine.models.ppca import PPCA
     from engine.models.vae import VAE, Autoencoder
 
-    return {"vae": VAE, "autoencoder": Autoencoder, "ppca": PPCA}
+    return {"vae": VAE, "autoencoder": Autoencoder, "ppca": PPCA, "pixelcnn": PixelCNN}
 
 
 def build_model(kind: str, hparams: dict | None = None) -> nn.Module:

@@ -74,7 +74,8 @@ def test_choose_k_finds_the_true_number_of_blobs(qtbot, tab):
     tab.set_points(np.asarray(points))
     tab.panel.run_choose_k()
     qtbot.waitUntil(lambda: tab.panel.best_line.isVisible(), timeout=30000)
-    assert tab.panel.k.value() == 3 and "K = 3" in tab.panel.note.text()
+    assert tab.panel.k.value() == 3 and "K = 3" in tab.panel.k_result.text()
+    qtbot.waitUntil(lambda: tab.em_done is not None and tab.gmm.n_components == 3, timeout=20000)
 
 
 def test_sampling_from_the_fit(qtbot, tab):

@@ -1,0 +1,228 @@
+"""Gated PixelCNN (van den Oord et al. 2016, "Conditional Image Generation with PixelCNN Decoders").
+
+An autoregressive model of H x W one-channel images in raster order:
+p(x) = prod_i p(x_i | x_<i). Each pixel takes one of ``levels`` values:
+``levels=2`` is binarized MNIST (one Bernoulli logit per pixel), 16 or 256
+are grey levels (a categorical over the levels per pixel).
+
+Architecture: a vertical stack (:class:`~engine.layers.DownShiftConv2d`,
+rows strictly above the current one) and a horizontal stack
+(:class:`~engine.layers.RightShiftConv2d`, pixels left in the current row)
+so the receptive field has no blind spot; every layer is gated,
+tanh(a) * sigmoid(b), the vertical features feed the horizontal stack
+through a 1x1 convolution, the horizontal stack is residual, and every
+layer adds a skip connection into a two-layer 1x1 output head. An optional
+digit label (``num_classes > 0``) adds a learned bias to every gate.
+
+Shapes: ``B`` images, ``H x W`` pixels, ``V`` values per pixel (V = levels).
+Images are level values 0..levels-1 as (B, H, W), (B, 1, H, W) or
+(B, H*W), any numeric dtype. Two evaluation paths share one body: the
+teacher-forced :meth:`forward` over whole images and the incremental
+:class:`RowCache` used by the fast sampler (tests prove they agree).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engine.errors import ConfigError
+from engine.layers import DownShiftConv2d, RightShiftConv2d, gate
+
+LOG2 = math.log(2.0)
+
+
+def bits_per_dim(nats: Tensor | float, dims: int) -> Tensor | float:
+    """Negative log-likelihood ``nats`` of an image of ``dims`` values, in bits per value."""
+    return nats / (dims * LOG2)
+
+
+def _check(levels: int, channels: int, layers: int, kernel: int, first_kernel: int, height: int, width: int,
+           num_classes: int) -> None:
+    if levels < 2 or levels > 256:
+        raise ConfigError(f"levels must be between 2 (binary) and 256 grey levels, got {levels}.")
+    if channels < 1 or layers < 1 or height < 1 or width < 1 or num_classes < 0:
+        raise ConfigError("channels, layers, height and width must be positive and num_classes >= 0.")
+    if kernel < 1 or kernel % 2 == 0 or first_kernel < 3 or first_kernel % 2 == 0:
+        raise ConfigError(f"kernel must be odd and first_kernel odd and >= 3, got {kernel} and {first_kernel}.")
+
+
+class GatedLayer(nn.Module):
+    """One gated layer: (v, h) (B, Cin, H, W) each -> (v', h') (B, C, H, W) and a skip (B, C, H, W)."""
+
+    def __init__(self, in_channels: int, channels: int, kernel: int, first: bool):
+        super().__init__()
+        kh, kw = (kernel // 2, kernel) if first else (kernel // 2 + 1, kernel)
+        hw = kernel // 2 if first else kernel // 2 + 1
+        self.first = first
+        self.v_conv = DownShiftConv2d(in_channels, 2 * channels, (kh, kw), include_current=not first)
+        self.h_conv = RightShiftConv2d(in_channels, 2 * channels, hw, include_current=not first)
+        self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
+        self.h_out = nn.Conv2d(channels, 2 * channels, 1)  # residual and skip, fused
+
+    def vertical(self, v_feat: Tensor, cond: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+        """Vertical features (B, 2C, h, W) -> (gated vertical output (B, C, h, W), input to the h stack (B, 2C, h, W))."""
+        to_h = self.v_to_h(v_feat)
+        if cond is not None:
+            v_feat, to_h = v_feat + cond[0], to_h + cond[1]
+        return gate(v_feat), to_h
+
+    def horizontal(self, h: Tensor, to_h: Tensor) -> tuple[Tensor, Tensor]:
+        """h (B, Cin, h, W) and the vertical input (B, 2C, h, W) -> (h' (B, C, h, W), skip (B, C, h, W))."""
+        res, skip = self.h_out(gate(self.h_conv(h) + to_h)).chunk(2, dim=1)
+        return (res if self.first else h + res), skip
+
+
+class PixelCNN(nn.Module):
+    """Gated PixelCNN over ``height x width`` images with ``levels`` values per pixel."""
+
+    kind = "pixelcnn"
+
+    def __init__(self, levels: int = 2, channels: int = 32, layers: int = 6, kernel: int = 3, first_kernel: int = 7,
+                 height: int = 28, width: int = 28, num_classes: int = 0, head: int = 0):
+        super().__init__()
+        _check(levels, channels, layers, kernel, first_kernel, height, width, num_classes)
+        self.levels, self.channels, self.n_layers, self.kernel = levels, channels, layers, kernel
+        self.first_kernel, self.height, self.width, self.num_classes = first_kernel, height, width, num_classes
+        self.head_channels = head or 2 * channels
+        self.layers = nn.ModuleList(
+            [GatedLayer(1, channels, first_kernel, True)]
+            + [GatedLayer(channels, channels, kernel, False) for _ in range(layers - 1)])
+        self.cond = nn.Embedding(num_classes, layers * 4 * channels) if num_classes else None
+        n_out = 1 if levels == 2 else levels
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, self.head_channels, 1), nn.ReLU(),
+                                  nn.Conv2d(self.head_channels, n_out, 1))
+
+    def hparams(self) -> dict:
+        """Constructor keyword arguments (stored in checkpoints)."""
+        return {"levels": self.levels, "channels": self.channels, "layers": self.n_layers, "kernel": self.kernel,
+                "first_kernel": self.first_kernel, "height": self.height, "width": self.width,
+                "num_classes": self.num_classes, "head": self.head_channels}
+
+    @property
+    def n_values(self) -> int:
+        """V: values a pixel can take (2 for binary images)."""
+        return self.levels
+
+    # ------------------------------------------------------------------ inputs
+
+    def images(self, x: Tensor) -> Tensor:
+        """Level values in any accepted shape -> (B, 1, H, W) float, checked against the model's size."""
+        x = torch.as_tensor(x)
+        if x.ndim < 2 or x[0].numel() != self.height * self.width:
+            raise ConfigError(f"Expected {self.height}x{self.width} images, got shape {tuple(x.shape)}.")
+        return x.reshape(len(x), 1, self.height, self.width).to(self.head[1].weight.device, torch.float32)
+
+    def network_input(self, x: Tensor) -> Tensor:
+        """(B, 1, H, W) level values -> network input in [0, 1]."""
+        return x / (self.levels - 1)
+
+    def conditioning(self, labels: Tensor | None, batch: int) -> list[tuple[Tensor, Tensor] | None]:
+        """Per-layer gate biases ((B, 2C, 1, 1) vertical, (B, 2C, 1, 1) horizontal) for ``labels`` (B,)."""
+        if self.cond is None:
+            if labels is not None:
+                raise ConfigError("This PixelCNN is not class-conditional; do not pass labels.")
+            return [None] * self.n_layers
+        if labels is None:
+            raise ConfigError(f"This PixelCNN is class-conditional: pass one label (0-{self.num_classes - 1}) per image.")
+        labels = torch.as_tensor(labels, device=self.cond.weight.device).long().reshape(-1)
+        if len(labels) != batch or labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ConfigError(f"Pass {batch} label(s) between 0 and {self.num_classes - 1}.")
+        emb = self.cond(labels)[:, :, None, None].chunk(2 * self.n_layers, dim=1)
+        return [(emb[2 * i], emb[2 * i + 1]) for i in range(self.n_layers)]
+
+    # ------------------------------------------------------------------ full pass
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Teacher-forced raw outputs: images -> (B, 1, H, W) Bernoulli logits or (B, V, H, W) logits."""
+        x = self.images(x)
+        v = h = self.network_input(x)
+        skip = None
+        for layer, cond in zip(self.layers, self.conditioning(labels, len(x))):
+            v, to_h = layer.vertical(layer.v_conv(v), cond)
+            h, s = layer.horizontal(h, to_h)
+            skip = s if skip is None else skip + s
+        return self.head(skip)
+
+    def categorical_logits(self, raw: Tensor) -> Tensor:
+        """Raw outputs (B, 1 | V, h, W) -> logits (B, h, W, V); a Bernoulli logit l becomes [0, l]."""
+        if self.levels == 2:
+            return torch.stack([torch.zeros_like(raw[:, 0]), raw[:, 0]], dim=-1)
+        return raw.permute(0, 2, 3, 1)
+
+    def log_prob(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Exact log p(x) in nats: images (level values) -> (B,)."""
+        values = self.images(x)
+        raw = self.forward(values, labels)
+        if self.levels == 2:
+            return -F.binary_cross_entropy_with_logits(raw, values, reduction="none").flatten(1).sum(1)
+        nll = F.cross_entropy(raw, values[:, 0].long(), reduction="none")
+        return -nll.flatten(1).sum(1)
+
+    def quantize(self, x01: Tensor) -> Tensor:
+        """Intensities in [0, 1] (B, ...) -> level values floor(x * levels) clipped to 0..levels-1."""
+        return torch.clamp(torch.floor(x01 * self.levels), 0, self.levels - 1)
+
+    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Training loss: mean NLL (nats per image) of intensities x (B, H*W [+1]) in [0, 1].
+
+        For a class-conditional model each row carries its label as the last
+        value, label / 255 (uint8 data divided by 255 by the training loop).
+        """
+        labels = None
+        if self.cond is not None:
+            x, labels = x[:, :-1], torch.round(x[:, -1] * 255).long()
+        nll = -self.log_prob(self.quantize(x), labels).mean()
+        return nll, {"bits_per_dim": bits_per_dim(nll.detach(), self.height * self.width)}
+
+
+class RowCache:
+    """Incremental evaluation of a :class:`PixelCNN`, one row at a time (the fast sampler's state).
+
+    The vertical stack at row r depends only on image rows < r, so it is
+    computed once per row (:meth:`start_row`) and kept per layer; the
+    horizontal stack is recomputed for the current row only
+    (:meth:`row_logits`), a 1 x W strip instead of the H x W image.
+    """
+
+    def __init__(self, model: PixelCNN, image: Tensor, labels: Tensor | None = None):
+        """``image`` (B, 1, H, W) level values, written in place by the sampler as pixels are painted."""
+        self.model, self.image = model, image
+        b, c = image.shape[0], model.channels
+        self.cond = model.conditioning(labels, b)
+        self.v = [image.new_zeros(b, c, model.height, model.width) for _ in range(model.n_layers)]
+        self.to_h: list[Tensor] = []
+        self.row = -1
+
+    def start_row(self, row: int) -> None:
+        """Compute every layer's vertical stack at ``row`` (needs image rows < ``row`` final)."""
+        v_in = self.model.network_input(self.image)
+        self.to_h = []
+        for i, (layer, cond) in enumerate(zip(self.model.layers, self.cond)):
+            v_row, to_h = layer.vertical(layer.v_conv.output_row(v_in, row), cond)
+            self.v[i][:, :, row : row + 1] = v_row
+            self.to_h.append(to_h)
+            v_in = self.v[i]
+        self.row = row
+
+    def row_logits(self, col: int | None = None) -> Tensor:
+        """Logits of the current row (B, W, V), or of column ``col`` only (B, V); needs pixels < col final."""
+        h = self.model.network_input(self.image[:, :, self.row : self.row + 1])
+        skip = None
+        for layer, to_h in zip(self.model.layers, self.to_h):
+            h, s = layer.horizontal(h, to_h)
+            skip = s if skip is None else skip + s
+        if col is not None:
+            skip = skip[..., col : col + 1]
+        logits = self.model.categorical_logits(self.model.head(skip))[:, 0]
+        return logits if col is None else logits[:, 0]
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep batch entries ``index`` (n,) in this order (beam search): image, vertical caches."""
+        self.image = self.image.index_select(0, index)
+        self.v = [v.index_select(0, index) for v in self.v]
+        self.to_h = [t.index_select(0, index) for t in self.to_h]
+        self.cond = [c if c is None else (c[0].index_select(0, index), c[1].index_select(0, index)) for c in self.cond]
