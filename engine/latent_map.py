@@ -225,6 +225,9 @@ def open_latent_model(path, name: str, codes_file=None, data_root=None) -> Laten
             codes = npz[f"{name}_mu"].astype(np.float32)
             logvar = npz[f"{name}_logvar"].astype(np.float32) if f"{name}_logvar" in npz else None
             labels = npz["labels"].astype(np.int64)
+        if images is None:
+            note = ("Showing the codes shipped with GenScope (no MNIST in the data folder); "
+                    "drawing works, Ctrl+click inspection needs the data folder.")
     elif images is not None:
         codes, logvar = encode_images(model, images)
         labels = labels.astype(np.int64)

@@ -179,23 +179,38 @@ class PixelCNN(nn.Module):
         return nll, {"bits_per_dim": bits_per_dim(nll.detach(), self.height * self.width)}
 
 
+def _as_linear(conv: nn.Conv2d) -> tuple[Tensor, Tensor]:
+    """A (Cout, Cin, 1, k) convolution as a linear map of the flattened (k, Cin) window: ((Cout, k*Cin), (Cout,))."""
+    weight = conv.weight.detach()
+    return weight[:, :, 0].permute(0, 2, 1).reshape(weight.shape[0], -1), conv.bias.detach()
+
+
 class RowCache:
-    """Incremental evaluation of a :class:`PixelCNN`, one row at a time (the fast sampler's state).
+    """Incremental evaluation of a :class:`PixelCNN` (the fast sampler's state).
 
     The vertical stack at row r depends only on image rows < r, so it is
-    computed once per row (:meth:`start_row`) and kept per layer; the
-    horizontal stack is recomputed for the current row only
-    (:meth:`row_logits`), a 1 x W strip instead of the H x W image.
+    computed once per row (:meth:`start_row`) and kept per layer. Within the
+    row, the horizontal stack at column c depends only on columns <= c of
+    the layer below, so each layer's output is kept per column and
+    :meth:`logits` computes just column c: a few small matrix products per
+    layer instead of a pass over the image.
     """
 
     def __init__(self, model: PixelCNN, image: Tensor, labels: Tensor | None = None):
         """``image`` (B, 1, H, W) level values, written in place by the sampler as pixels are painted."""
         self.model, self.image = model, image
-        b, c = image.shape[0], model.channels
+        b, c, w = image.shape[0], model.channels, model.width
         self.cond = model.conditioning(labels, b)
-        self.v = [image.new_zeros(b, c, model.height, model.width) for _ in range(model.n_layers)]
+        self.v = [image.new_zeros(b, c, model.height, w) for _ in range(model.n_layers)]
+        self.h_linear = [_as_linear(layer.h_conv) for layer in model.layers]
+        self.out_linear = [_as_linear(layer.h_out) for layer in model.layers]
+        self.head_linear = [_as_linear(model.head[1]), _as_linear(model.head[3])]
+        self.widths = [layer.h_conv.kernel_size[1] for layer in model.layers]
+        self.pad = self.widths[0] + 1  # left zero padding of every per-column buffer
+        self.h = [image.new_zeros(b, self.pad + w, n) for n in [1] + [c] * model.n_layers]
+        self.skip = image.new_zeros(b, w, c)
         self.to_h: list[Tensor] = []
-        self.row = -1
+        self.row, self.done = -1, 0
 
     def start_row(self, row: int) -> None:
         """Compute every layer's vertical stack at ``row`` (needs image rows < ``row`` final)."""
@@ -204,25 +219,44 @@ class RowCache:
         for i, (layer, cond) in enumerate(zip(self.model.layers, self.cond)):
             v_row, to_h = layer.vertical(layer.v_conv.output_row(v_in, row), cond)
             self.v[i][:, :, row : row + 1] = v_row
-            self.to_h.append(to_h)
+            self.to_h.append(to_h[:, :, 0].transpose(1, 2).contiguous())  # (B, W, 2C)
             v_in = self.v[i]
-        self.row = row
+        self.row, self.done = row, 0
+        for h in self.h:
+            h.zero_()
 
-    def row_logits(self, col: int | None = None) -> Tensor:
-        """Logits of the current row (B, W, V), or of column ``col`` only (B, V); needs pixels < col final."""
-        h = self.model.network_input(self.image[:, :, self.row : self.row + 1])
+    def _column(self, col: int) -> None:
+        """Horizontal stack and skip sum at column ``col`` of the current row (columns < col done).
+
+        ``self.h[i]`` is layer i's input row, left-padded by ``self.pad``
+        zeros: layer 0 reads image columns col-k..col-1, later layers their
+        input's columns col-k+1..col (the same windows as the full pass).
+        """
+        p, b = self.pad, self.image.shape[0]
+        if col:
+            self.h[0][:, p + col - 1, 0] = self.model.network_input(self.image[:, 0, self.row, col - 1])
         skip = None
-        for layer, to_h in zip(self.model.layers, self.to_h):
-            h, s = layer.horizontal(h, to_h)
+        for i, layer in enumerate(self.model.layers):
+            end = p + col + (1 if i else 0)  # one past the last column layer i sees
+            window = self.h[i][:, end - self.widths[i] : end].reshape(b, -1)
+            feat = F.linear(window, *self.h_linear[i]) + self.to_h[i][:, col]
+            res, s = F.linear(gate(feat), *self.out_linear[i]).chunk(2, dim=1)
+            self.h[i + 1][:, p + col] = res if i == 0 else self.h[i][:, p + col] + res
             skip = s if skip is None else skip + s
-        if col is not None:
-            skip = skip[..., col : col + 1]
-        logits = self.model.categorical_logits(self.model.head(skip))[:, 0]
-        return logits if col is None else logits[:, 0]
+        self.skip[:, col] = skip
+
+    def logits(self, col: int) -> Tensor:
+        """Logits (B, V) of pixel (current row, ``col``); needs the pixels before it final."""
+        while self.done <= col:
+            self._column(self.done)
+            self.done += 1
+        hidden = F.linear(torch.relu(self.skip[:, col]), *self.head_linear[0])
+        raw = F.linear(torch.relu(hidden), *self.head_linear[1])
+        return self.model.categorical_logits(raw[:, :, None, None])[:, 0, 0]
 
     def reorder(self, index: Tensor) -> None:
-        """Keep batch entries ``index`` (n,) in this order (beam search): image, vertical caches."""
-        self.image = self.image.index_select(0, index)
-        self.v = [v.index_select(0, index) for v in self.v]
-        self.to_h = [t.index_select(0, index) for t in self.to_h]
-        self.cond = [c if c is None else (c[0].index_select(0, index), c[1].index_select(0, index)) for c in self.cond]
+        """Keep batch entries ``index`` (n,) in this order (beam search): image and every cache."""
+        pick = lambda t: t.index_select(0, index)  # noqa: E731
+        self.image, self.skip = pick(self.image), pick(self.skip)
+        self.v, self.h, self.to_h = [pick(t) for t in self.v], [pick(t) for t in self.h], [pick(t) for t in self.to_h]
+        self.cond = [c if c is None else (pick(c[0]), pick(c[1])) for c in self.cond]

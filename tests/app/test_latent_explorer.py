@@ -118,3 +118,40 @@ def test_bad_checkpoint_keeps_current_model(qtbot, tab, tmp_path):
     tab.open_checkpoint(path, {"kind": "vae"})
     qtbot.waitUntil(lambda: "32-d latent" in tab.panel.note.text(), timeout=5000)
     assert tab.current.name == "tiny" and tab.panel.model.currentText() == "tiny (opened)"
+
+
+def test_bundled_model_works_without_a_data_folder(qtbot, make_window):
+    window = make_window()  # its data folder does not exist
+    tab = window.tab_by_key["latent"]
+    qtbot.waitUntil(lambda: tab.current is not None, timeout=10000)
+    assert tab.current.name == "vae" and tab.current.codes.shape == (10000, 2)
+    assert "shipped" in tab.panel.note.text()
+    tab.inspect_nearest(0.0, 0.0)
+    assert "data folder" in tab.panel.note.text()
+
+
+def test_switching_to_the_autoencoder(qtbot, make_window):
+    window = make_window()
+    tab = window.tab_by_key["latent"]
+    qtbot.waitUntil(lambda: tab.current is not None, timeout=10000)
+    tab.panel.model.setCurrentText("Autoencoder")
+    tab.load_entry(tab.panel.model.currentIndex())
+    qtbot.waitUntil(lambda: tab.current.name == "autoencoder", timeout=10000)
+    assert tab.current.logvar is None and tab.current.codes.shape == (10000, 2)
+
+
+def test_mixture_prior_from_the_gmm_fitter(qtbot, make_window):
+    window = make_window()
+    latent, gmm = window.tab_by_key["latent"], window.tab_by_key["gmm"]
+    qtbot.waitUntil(lambda: latent.current is not None, timeout=10000)
+    gmm.panel.source.setCurrentText("VAE latent codes")
+    gmm.panel.k.setValue(10)
+    gmm.panel.load_source()
+    qtbot.waitUntil(lambda: gmm.em_done is not None and len(gmm.points) == 10000, timeout=60000)
+    assert gmm.panel.prior_button.isEnabled()
+    gmm.panel.prior_button.click()
+    assert window.tabs.currentWidget() is latent
+    assert latent.panel.prior_choice.currentText() == "Mixture, K = 10"
+    latent.panel.n_samples.setValue(50)
+    latent.sample_prior()
+    qtbot.waitUntil(lambda: len(latent.map.samples.data) == 50, timeout=5000)

@@ -177,3 +177,39 @@ def test_bad_device_falls_back_with_notice(qtbot, settings):
         assert any("not available" in n or "does not exist" in n for n in context.notices)
     finally:
         context.worker.shutdown()
+
+
+def test_probe_audio_without_sounddevice(monkeypatch):
+    import sys
+
+    from app.audio import probe_audio
+
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails as if not installed
+    status = probe_audio()
+    assert not status.available and "pip install sounddevice" in status.fix
+
+
+def test_probe_audio_without_portaudio(monkeypatch):
+    import builtins
+
+    from app.audio import probe_audio
+
+    real_import = builtins.__import__
+
+    def no_portaudio(name, *args, **kwargs):
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(__import__("sys").modules, "sounddevice", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_portaudio)
+    status = probe_audio()
+    assert not status.available and "PortAudio" in status.reason
+    assert "libportaudio2" in status.fix or "sounddevice" in status.fix
+
+
+def test_probe_audio_with_the_null_device():
+    from app.audio import probe_audio
+
+    status = probe_audio()
+    assert status.available, status.describe()
