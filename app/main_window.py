@@ -105,6 +105,12 @@ class MainWindow(QMainWindow):
         if hasattr(gmm, "prior_fitted") and hasattr(latent, "set_mixture_prior"):
             gmm.prior_fitted.connect(latent.set_mixture_prior)
             gmm.prior_fitted.connect(lambda _: self.tabs.setCurrentWidget(latent))
+        training = self.tab_by_key.get("training")
+        if hasattr(training, "run_checkpoint"):
+            training.run_checkpoint.connect(self._open_run_checkpoint)
+
+    def _open_run_checkpoint(self, path) -> None:
+        self.open_checkpoint(Path(path))  # a slot returns None (see gmm_panel)
 
     # ------------------------------------------------------------ layout
     def _build_menus(self) -> None:

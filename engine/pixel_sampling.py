@@ -173,7 +173,7 @@ def sample_steps(model: PixelCNN, n: int = 1, *, strategy: Strategy | str | None
             if not painter.needed(r, c):
                 continue
             if cache is not None:
-                logits = cache.row_logits(c)
+                logits = cache.logits(c)
             else:
                 logits = model.categorical_logits(model(image, labels))[:, r, c]
             yield painter.paint(r, c, logits)
@@ -225,7 +225,7 @@ class PixelPrefixScorer:
         r, c = divmod(t, model.width)
         if c == 0:
             self.cache.start_row(r)
-        return torch.log_softmax(self.cache.row_logits(c).double(), -1).cpu()
+        return torch.log_softmax(self.cache.logits(c).double(), -1).cpu()
 
 
 @torch.no_grad()

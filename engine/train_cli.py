@@ -28,13 +28,15 @@ from engine.checkpoints import load_checkpoint, read_config, save_checkpoint
 from engine.data.folder import resolve_data_folder
 from engine.data.mnist import load_binarized_mnist, load_mnist
 from engine.device import select_device, seed_everything
-from engine.errors import DataError
+from engine.errors import ConfigError, DataError
 from engine.events import Done, Progress
 from engine.likelihood import evaluate_model
 from engine.models.registry import build_model, load_model
+from engine.pixelcnn_cli import add_pixelcnn_args, cmd_eval_pixelcnn, cmd_train_pixelcnn
+from engine.run_cli import add_run_args, cmd_train_run
 from engine.training import EpochEnd, checkpoint_config, train
 
-KINDS = ("vae", "autoencoder", "ppca")
+KINDS = ("vae", "autoencoder", "ppca", "pixelcnn")
 MNIST_LICENSE = "CC BY-SA 3.0"
 CODE_MODELS = ("vae", "beta_vae", "autoencoder", "ppca")
 
@@ -58,7 +60,7 @@ def _set_threads(threads: int | None) -> None:
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("kind", choices=KINDS, help="model kind (a β-VAE is `vae --beta 4`)")
-    p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    p.add_argument("--out", default=None, help="checkpoint to write (.safetensors); needed unless --run-dir is given")
     p.add_argument("--latent", type=int, default=2, help="latent dimensions (default 2)")
     p.add_argument("--beta", type=float, default=1.0, help="KL weight of the VAE (default 1)")
     p.add_argument("--arch", choices=("mlp", "conv"), default="mlp")
@@ -71,6 +73,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 leaves the other cores free)")
+    add_pixelcnn_args(p)
+    add_run_args(p)
 
 
 def _print_training(events: Iterable[object]) -> dict:
@@ -101,6 +105,12 @@ def _fit_ppca(model, images: np.ndarray, out: Path) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.run_dir:  # a run folder for the training monitor (engine/run_cli.py)
+        return cmd_train_run(args, _hparams(args) if args.kind in ("vae", "autoencoder") else None)
+    if not args.out:
+        raise ConfigError("Say where the model goes: --out FILE.safetensors (or --run-dir DIR for a run folder).")
+    if args.kind == "pixelcnn":
+        return cmd_train_pixelcnn(args)
     _set_threads(args.threads)
     folder = resolve_data_folder(args.data).path
     images, _ = load_mnist(folder, "train")
@@ -137,6 +147,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.kind == "pixelcnn":
+        return cmd_eval_pixelcnn(args)
     _set_threads(args.threads)
     device = select_device(args.device)
     model = load_model(args.checkpoint, expected_kind=args.kind, device=device)
@@ -303,7 +315,7 @@ def write_model_card(path: str | Path, name: str, config: dict) -> Path:
     return path
 
 
-TRAIN_COMMAND = ("train", "train a latent-variable model (vae, autoencoder, ppca) on MNIST", add_train_args, cmd_train)
-EVAL_COMMAND = ("eval", "test ELBO and importance-sampled log-likelihood of a checkpoint", add_eval_args, cmd_eval)
+TRAIN_COMMAND = ("train", "train a model (vae, autoencoder, ppca, pixelcnn) on MNIST", add_train_args, cmd_train)
+EVAL_COMMAND = ("eval", "test ELBO / log-likelihood (pixelcnn: exact test NLL) of a checkpoint", add_eval_args, cmd_eval)
 CODES_COMMAND = ("codes", "encode the MNIST test set with the bundled 2-D models (assets/latent_codes.npz)",
                  add_codes_args, cmd_codes)

@@ -1,9 +1,11 @@
 """Test-wide setup: offscreen Qt, the null ALSA device, a temp user data dir."""
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("GENSCOPE_RUNS", str(Path(tempfile.mkdtemp(prefix="genscope-runs-"))))
 _alsa = Path(__file__).with_name("alsa-null.conf")
 if _alsa.exists():
     os.environ.setdefault("ALSA_CONFIG_PATH", str(_alsa))

@@ -45,6 +45,12 @@ def _latent(context) -> QWidget:
     return LatentExplorerTab(context)
 
 
+def _training(context) -> QWidget:
+    from app.tabs.training_monitor import TrainingMonitorTab
+
+    return TrainingMonitorTab(context)
+
+
 def _gmm(context) -> QWidget:
     from app.tabs.gmm_fitter import GmmFitterTab
 
@@ -56,6 +62,5 @@ TABS: list[TabSpec] = [
     TabSpec("Sampler", "sampler",
             _placeholder("Not built yet: PixelCNN painting and WaveNet audio arrive with the sampler work.")),
     TabSpec("GMM fitter", "gmm", _gmm),
-    TabSpec("Training monitor", "training",
-            _placeholder("Not built yet: live training with curves and samples arrives with the training-monitor work.")),
+    TabSpec("Training monitor", "training", _training),
 ]

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.errors import ConfigError
 from engine.layers import DownShiftConv2d, RightShiftConv2d, gate
+from engine.models import pixelcnn_kernels as kernels
 
 LOG2 = math.log(2.0)
 
@@ -179,10 +181,22 @@ class PixelCNN(nn.Module):
         return nll, {"bits_per_dim": bits_per_dim(nll.detach(), self.height * self.width)}
 
 
-def _as_linear(conv: nn.Conv2d) -> tuple[Tensor, Tensor]:
-    """A (Cout, Cin, 1, k) convolution as a linear map of the flattened (k, Cin) window: ((Cout, k*Cin), (Cout,))."""
+def _as_linear(conv: nn.Conv2d) -> Tensor:
+    """A (Cout, Cin, 1, k) convolution's weight as a linear map of the flattened (k, Cin) window: (Cout, k*Cin)."""
     weight = conv.weight.detach()
-    return weight[:, :, 0].permute(0, 2, 1).reshape(weight.shape[0], -1), conv.bias.detach()
+    return weight[:, :, 0].permute(0, 2, 1).reshape(weight.shape[0], -1).contiguous()
+
+
+def step_weights(model: PixelCNN) -> dict[str, Tensor]:
+    """The horizontal stack and head as stacked matrices for :mod:`engine.models.pixelcnn_kernels`."""
+    layers = list(model.layers)
+    later = [_as_linear(layer.h_conv) for layer in layers[1:]] or [torch.zeros(2 * model.channels, model.channels)]
+    return {"w0": _as_linear(layers[0].h_conv), "wl": torch.stack(later),
+            "bh": torch.stack([layer.h_conv.bias.detach() for layer in layers]),
+            "wo": torch.stack([layer.h_out.weight.detach()[:, :, 0, 0] for layer in layers]),
+            "bo": torch.stack([layer.h_out.bias.detach() for layer in layers]),
+            "w1": model.head[1].weight.detach()[:, :, 0, 0].contiguous(), "b1": model.head[1].bias.detach(),
+            "w2": model.head[3].weight.detach()[:, :, 0, 0].contiguous(), "b2": model.head[3].bias.detach()}
 
 
 class RowCache:
@@ -192,71 +206,78 @@ class RowCache:
     computed once per row (:meth:`start_row`) and kept per layer. Within the
     row, the horizontal stack at column c depends only on columns <= c of
     the layer below, so each layer's output is kept per column and
-    :meth:`logits` computes just column c: a few small matrix products per
-    layer instead of a pass over the image.
+    :meth:`logits` computes just column c, in one compiled call
+    (:func:`~engine.models.pixelcnn_kernels.column_step`) on the CPU when
+    numba is installed, else with small torch ops.
     """
 
-    def __init__(self, model: PixelCNN, image: Tensor, labels: Tensor | None = None):
+    def __init__(self, model: PixelCNN, image: Tensor, labels: Tensor | None = None, compiled: bool | None = None):
         """``image`` (B, 1, H, W) level values, written in place by the sampler as pixels are painted."""
         self.model, self.image = model, image
-        b, c, w = image.shape[0], model.channels, model.width
+        b, c, w, n = image.shape[0], model.channels, model.width, model.n_layers
         self.cond = model.conditioning(labels, b)
-        self.v = [image.new_zeros(b, c, model.height, w) for _ in range(model.n_layers)]
-        self.h_linear = [_as_linear(layer.h_conv) for layer in model.layers]
-        self.out_linear = [_as_linear(layer.h_out) for layer in model.layers]
-        self.head_linear = [_as_linear(model.head[1]), _as_linear(model.head[3])]
-        self.widths = [layer.h_conv.kernel_size[1] for layer in model.layers]
-        self.pad = self.widths[0] + 1  # left zero padding of every per-column buffer
-        self.h = [image.new_zeros(b, self.pad + w, n) for n in [1] + [c] * model.n_layers]
-        self.skip = image.new_zeros(b, w, c)
-        self.to_h: list[Tensor] = []
-        self.row, self.done = -1, 0
+        self.v = [image.new_zeros(b, c, model.height, w) for _ in range(n)]
+        self.weights = step_weights(model)
+        self.pad = model.layers[0].h_conv.kernel_size[1]
+        self.x_row = image.new_zeros(b, self.pad + w)
+        self.h = image.new_zeros(n, b, self.pad + w, c)
+        self.to_h = image.new_zeros(n, b, w, 2 * c)
+        self.raw = image.new_zeros(b, 1 if model.levels == 2 else model.levels)
+        usable = kernels.HAVE_NUMBA and image.device.type == "cpu"
+        self.compiled = usable if compiled is None else (compiled and usable)
+        self.row, self.done, self._np = -1, 0, None  # numpy views of the buffers for the compiled step
 
     def start_row(self, row: int) -> None:
         """Compute every layer's vertical stack at ``row`` (needs image rows < ``row`` final)."""
         v_in = self.model.network_input(self.image)
-        self.to_h = []
         for i, (layer, cond) in enumerate(zip(self.model.layers, self.cond)):
             v_row, to_h = layer.vertical(layer.v_conv.output_row(v_in, row), cond)
             self.v[i][:, :, row : row + 1] = v_row
-            self.to_h.append(to_h[:, :, 0].transpose(1, 2).contiguous())  # (B, W, 2C)
+            self.to_h[i] = to_h[:, :, 0].transpose(1, 2)  # (B, W, 2C)
             v_in = self.v[i]
         self.row, self.done = row, 0
-        for h in self.h:
-            h.zero_()
+        self.x_row.zero_()
+        self.h.zero_()
 
     def _column(self, col: int) -> None:
-        """Horizontal stack and skip sum at column ``col`` of the current row (columns < col done).
-
-        ``self.h[i]`` is layer i's input row, left-padded by ``self.pad``
-        zeros: layer 0 reads image columns col-k..col-1, later layers their
-        input's columns col-k+1..col (the same windows as the full pass).
-        """
-        p, b = self.pad, self.image.shape[0]
+        """Horizontal stack at column ``col`` of the current row (columns < col done) into ``self.raw``."""
+        if not self.compiled:
+            if col:
+                self.x_row[:, self.pad + col - 1] = self.model.network_input(self.image[:, 0, self.row, col - 1])
+            kernels.column_step_torch(col, self.pad, *self._buffers())
+            return
+        if self._np is None:
+            self._np = [t.numpy() for t in (self.image, *self._buffers())]
+        image, x_row = self._np[0], self._np[1]
         if col:
-            self.h[0][:, p + col - 1, 0] = self.model.network_input(self.image[:, 0, self.row, col - 1])
-        skip = None
-        for i, layer in enumerate(self.model.layers):
-            end = p + col + (1 if i else 0)  # one past the last column layer i sees
-            window = self.h[i][:, end - self.widths[i] : end].reshape(b, -1)
-            feat = F.linear(window, *self.h_linear[i]) + self.to_h[i][:, col]
-            res, s = F.linear(gate(feat), *self.out_linear[i]).chunk(2, dim=1)
-            self.h[i + 1][:, p + col] = res if i == 0 else self.h[i][:, p + col] + res
-            skip = s if skip is None else skip + s
-        self.skip[:, col] = skip
+            x_row[:, self.pad + col - 1] = image[:, 0, self.row, col - 1] / (self.model.levels - 1)
+        kernels.column_step(col, self.pad, *self._np[1:])
+
+    def _buffers(self) -> tuple[Tensor, ...]:
+        wt = self.weights
+        return (self.x_row, self.h, self.to_h, wt["w0"], wt["wl"], wt["bh"], wt["wo"], wt["bo"],
+                wt["w1"], wt["b1"], wt["w2"], wt["b2"], self.raw)
 
     def logits(self, col: int) -> Tensor:
         """Logits (B, V) of pixel (current row, ``col``); needs the pixels before it final."""
+        if col < self.done - 1 or col >= self.model.width:
+            raise ValueError(f"column {col} was passed already (next is {self.done}) or is outside the image")
         while self.done <= col:
             self._column(self.done)
             self.done += 1
-        hidden = F.linear(torch.relu(self.skip[:, col]), *self.head_linear[0])
-        raw = F.linear(torch.relu(hidden), *self.head_linear[1])
-        return self.model.categorical_logits(raw[:, :, None, None])[:, 0, 0]
+        if not self.compiled:
+            return self.model.categorical_logits(self.raw[:, :, None, None].clone())[:, 0, 0]
+        raw = self._np[-1]
+        if self.model.levels > 2:
+            return torch.from_numpy(raw.copy())
+        out = np.zeros((len(raw), 2), dtype=np.float32)
+        out[:, 1] = raw[:, 0]
+        return torch.from_numpy(out)
 
     def reorder(self, index: Tensor) -> None:
         """Keep batch entries ``index`` (n,) in this order (beam search): image and every cache."""
-        pick = lambda t: t.index_select(0, index)  # noqa: E731
-        self.image, self.skip = pick(self.image), pick(self.skip)
-        self.v, self.h, self.to_h = [pick(t) for t in self.v], [pick(t) for t in self.h], [pick(t) for t in self.to_h]
-        self.cond = [c if c is None else (pick(c[0]), pick(c[1])) for c in self.cond]
+        self.image, self.x_row, self.raw = (t.index_select(0, index) for t in (self.image, self.x_row, self.raw))
+        self.h, self.to_h = self.h.index_select(1, index), self.to_h.index_select(1, index)
+        self.v = [v.index_select(0, index) for v in self.v]
+        self.cond = [c if c is None else (c[0].index_select(0, index), c[1].index_select(0, index)) for c in self.cond]
+        self._np = None

@@ -1,0 +1,184 @@
+"""Data sets a training run can use, and the fixed inputs its periodic samples are made from.
+
+A :class:`DataSpec` names a data set; :func:`load_run_data` turns it into
+arrays. Three sets for now:
+
+- ``mnist``: the 60k MNIST training images (uint8 0..255), dynamically
+  binarized per batch; validation on the static binarized valid split when
+  it is in the data folder.
+- ``binarized_mnist``: the static binarized train split (50k, 0/1), no
+  re-binarization; validation on its valid split.
+- ``generated``: :func:`engine.data.generated.generated_digits`, made with
+  numpy from a seed; works with no data folder. Dynamically binarized.
+
+:func:`make_samples` draws what the training monitor shows: decodes of fixed
+latent codes z for latent models, or ``model.samples(n, generator)`` for
+others, and the 2-D codes of a fixed subset when the latent space is 2-D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.data.folder import resolve_data_folder
+from engine.data.generated import generated_digits
+from engine.data.mnist import load_binarized_mnist, load_mnist
+from engine.device import make_generator
+from engine.errors import ConfigError, DataError
+
+DATASETS = ("mnist", "binarized_mnist", "generated")
+MNIST_LICENSE = "CC BY-SA 3.0"
+_FIXED_Z_SEED = 7_777  # added to the run seed: the z behind every samples grid of a run
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which data set to train on.
+
+    ``folder``: the data folder (None: the default order of
+    :func:`engine.data.folder.resolve_data_folder`); ``limit``: use only the
+    first N training examples; ``size`` and ``seed``: how many generated
+    images and from which seed (``generated`` only).
+    """
+
+    name: str = "generated"
+    folder: str | None = None
+    limit: int | None = None
+    size: int = 5000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.name not in DATASETS:
+            raise ConfigError(f"Unknown data set {self.name!r}; choose from: {', '.join(DATASETS)}.")
+        if (self.limit is not None and self.limit < 1) or self.size < 1:
+            raise ConfigError(f"limit and size must be positive, got {self.limit} and {self.size}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DataSpec":
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """Arrays of a run. ``train`` (N, 28, 28) uint8 0..255 or (N, 784) bool; ``val`` likewise or None.
+
+    ``binarize``: re-sample each batch as Bernoulli(intensity). ``labels``
+    (N,) uint8 or None. ``info``: the description stored in config.json.
+    """
+
+    train: np.ndarray
+    val: np.ndarray | None
+    labels: np.ndarray | None
+    binarize: bool
+    info: dict
+
+
+def _root(spec: DataSpec):
+    return resolve_data_folder(spec.folder).path
+
+
+def _mnist(spec: DataSpec) -> RunData:
+    root = _root(spec)
+    images, labels = load_mnist(root, "train")  # DataError names the folder and the download command
+    try:
+        val, val_name = load_binarized_mnist(root, "valid").astype(bool), "binarized MNIST valid split (static)"
+    except DataError:
+        val, val_name = None, None
+    info = {"dataset": "MNIST", "split": "train", "license": MNIST_LICENSE, "binarization": "dynamic",
+            "validation": val_name, "folder": str(root)}
+    return RunData(images, val, labels, True, info)
+
+
+def _binarized(spec: DataSpec) -> RunData:
+    root = _root(spec)
+    train = load_binarized_mnist(root, "train").astype(bool)
+    try:
+        val, val_name = load_binarized_mnist(root, "valid").astype(bool), "binarized MNIST valid split (static)"
+    except DataError:
+        val, val_name = None, None
+    info = {"dataset": "binarized MNIST", "split": "train", "license": MNIST_LICENSE,
+            "binarization": "static (Larochelle & Murray)", "validation": val_name, "folder": str(root)}
+    return RunData(train, val, None, False, info)
+
+
+def _generated(spec: DataSpec) -> RunData:
+    images, labels = generated_digits(spec.size, spec.seed)
+    val, _ = generated_digits(max(spec.size // 10, 1), spec.seed + 1)
+    val = np.random.default_rng(spec.seed + 2).random(val.shape) < val / 255.0  # one fixed binarization
+    info = {"dataset": "generated shapes", "split": "train", "license": "generated (no license needed)",
+            "binarization": "dynamic", "validation": f"{len(val)} generated images (seed {spec.seed + 1})"}
+    return RunData(images, val, labels, True, info)
+
+
+def load_run_data(spec: DataSpec) -> RunData:
+    """Load the data set ``spec`` names (DataError with the folder and the download command if missing)."""
+    data = {"mnist": _mnist, "binarized_mnist": _binarized, "generated": _generated}[spec.name](spec)
+    if spec.limit:
+        labels = data.labels[: spec.limit] if data.labels is not None else None
+        data = RunData(data.train[: spec.limit], data.val, labels, data.binarize, data.info)
+    info = {**data.info, "examples": len(data.train), "spec": spec.to_dict()}
+    return RunData(data.train, data.val, data.labels, data.binarize, info)
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def fixed_subset(data: RunData, count: int) -> tuple[torch.Tensor, np.ndarray | None]:
+    """The same ``count`` training examples for every samples file: floats (M, ...) in [0, 1] and labels (M,) or None."""
+    n = len(data.train)
+    rows = np.sort(np.random.default_rng(0).choice(n, size=min(count, n), replace=False))
+    x = torch.as_tensor(data.train[rows])
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return x, (data.labels[rows] if data.labels is not None else None)
+
+
+def fixed_latents(model: nn.Module, count: int, seed: int) -> torch.Tensor | None:
+    """z ~ N(0, I) (count, latent_dim) from ``seed``, or None for a model without a latent space."""
+    if not hasattr(model, "latent_dim") or not hasattr(model, "decode"):
+        return None
+    return torch.randn(count, int(model.latent_dim), generator=make_generator(seed + _FIXED_Z_SEED))
+
+
+def _as_images(images, count: int) -> np.ndarray:
+    """A model's samples (tensor or array, (G, H, W) / (G, 1, H, W) / (G, 784)) as float16 (G, H, W)."""
+    arr = images.detach().float().cpu().numpy() if torch.is_tensor(images) else np.asarray(images, dtype=np.float32)
+    arr = arr.reshape(len(arr), 28, 28) if arr.ndim == 2 and arr.shape[1] == 784 else arr.reshape(len(arr), *arr.shape[-2:])
+    if len(arr) != count:
+        raise ConfigError(f"The model's samples() returned {len(arr)} images; {count} were asked for.")
+    return arr.astype(np.float16)
+
+
+@torch.no_grad()
+def make_samples(model: nn.Module, z: torch.Tensor | None, subset: torch.Tensor, count: int,
+                 seed: int) -> dict[str, np.ndarray] | None:
+    """Arrays of one samples file, or None if the model can make none.
+
+    Latent models: images = decode(z) (G, 28, 28) float16 and, when
+    latent_dim == 2, codes = encoder means of ``subset`` (M, 2) float16.
+    Other models: images = ``model.samples(count, generator)`` with a
+    generator seeded by ``seed`` (the same noise every time).
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        if z is not None:
+            out = {"images": _as_images(model.decode(z.to(device)), len(z))}
+            if int(model.latent_dim) == 2 and hasattr(model, "encode"):
+                mu = torch.cat([model.encode(chunk.to(device))[0] for chunk in subset.split(500)])
+                out["codes"] = mu.float().cpu().numpy().astype(np.float16)
+            return out
+        if hasattr(model, "samples"):
+            gen = make_generator(seed + _FIXED_Z_SEED, device)
+            return {"images": _as_images(model.samples(count, generator=gen), count)}
+        return None
+    finally:
+        model.train(was_training)

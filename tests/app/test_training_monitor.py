@@ -1,0 +1,122 @@
+"""Training monitor driven with pytest-qt: live curves, samples, controls, runs."""
+
+import numpy as np
+import pytest
+
+from app.tabs.training_monitor import TrainingMonitorTab
+from app.worker import JobState
+from engine.run_folder import load_metrics
+
+
+@pytest.fixture
+def tab(qtbot, make_window, tmp_path):
+    window = make_window()
+    tab = TrainingMonitorTab(window.context, tmp_path / "runs")
+    qtbot.addWidget(tab)
+    tab.show()
+    p = tab.panel
+    p.model.setCurrentText("VAE (2-D latent)")
+    p.data.setCurrentText("Generated shapes (offline)")
+    p.epochs.setValue(2)
+    p.batch.setValue(64)
+    p.sample_every.setValue(20)
+    p.checkpoint_every.setValue(20)
+    yield tab
+    tab.shutdown()
+
+
+def steps_seen(tab):
+    s = tab.curves.series.get(("loss", "train loss"))
+    return 0 if s is None else s.n
+
+
+def test_a_run_feeds_curves_samples_and_the_run_folder(qtbot, tab):
+    job = tab.start()
+    qtbot.waitUntil(lambda: job.state.finished and tab.panel.buttons["Start"].isEnabled(), timeout=120000)
+    assert job.state is JobState.DONE, tab.status.text()
+    tab.curves.redraw()
+    assert steps_seen(tab) > 10
+    assert ("ELBO terms", "kl") in tab.curves.series and ("learning rate", "lr") in tab.curves.series
+    assert tab.samples.files and tab.samples.grid.image is not None
+    records = load_metrics(tab.run_dir)
+    assert any(r.get("type") == "step" for r in records)
+    assert (tab.run_dir / "checkpoints" / "last.safetensors").exists()
+    assert tab.panel.runs.count() == 1 and "finished" in tab.panel.runs.item(0).text()
+    assert tab.panel.progress.value() == tab.panel.progress.maximum()
+
+
+def test_pause_resume_stop(qtbot, tab):
+    tab.panel.epochs.setValue(50)
+    job = tab.start()
+    qtbot.waitUntil(lambda: steps_seen(tab) > 3, timeout=60000)
+    tab.pause()
+    qtbot.waitUntil(lambda: job.state is JobState.PAUSED, timeout=10000)
+    held = job.steps
+    qtbot.wait(300)
+    assert job.steps == held
+    tab.resume()
+    qtbot.waitUntil(lambda: job.steps > held, timeout=10000)
+    tab.stop()
+    qtbot.waitUntil(lambda: "resumed" in tab.status.text(), timeout=20000)
+    assert job.state is JobState.CANCELLED and tab.panel.buttons["Start"].isEnabled()
+
+
+def test_learning_rate_change_is_applied_and_marked(qtbot, tab):
+    tab.panel.epochs.setValue(50)
+    job = tab.start()
+    qtbot.waitUntil(lambda: steps_seen(tab) > 2, timeout=60000)
+    tab.panel.new_lr.setValue(2.5e-4)
+    tab.apply_lr()
+    qtbot.waitUntil(lambda: len(tab.curves.markers) > 0, timeout=20000)
+    qtbot.waitUntil(lambda: tab.curves.series[("learning rate", "lr")].y[-1] == pytest.approx(2.5e-4), timeout=20000)
+    tab.stop()
+    qtbot.waitUntil(lambda: job.state.finished, timeout=20000)
+    assert any(r.get("type") == "setting" for r in load_metrics(tab.run_dir))
+
+
+def test_invalid_settings_are_refused_in_the_form(qtbot, tab):
+    tab.panel.epochs.setValue(50)
+    job = tab.start()
+    qtbot.waitUntil(lambda: steps_seen(tab) > 0, timeout=60000)
+    # the form's spin box cannot go to 0; the engine refuses it anyway:
+    tab._apply(lambda c: c.set_lr(0.0))
+    assert "learning rate" in tab.status.text() and "positive" in tab.status.text()
+    tab.stop()
+    qtbot.waitUntil(lambda: job.state.finished, timeout=20000)
+
+
+def test_resume_a_stopped_run(qtbot, tab):
+    tab.panel.epochs.setValue(50)
+    job = tab.start()
+    qtbot.waitUntil(lambda: steps_seen(tab) > 25, timeout=60000)
+    tab.stop()
+    qtbot.waitUntil(lambda: tab.panel.buttons["Start"].isEnabled(), timeout=20000)
+    run = tab.run_dir
+    tab.panel.runs.item(0).setSelected(True)
+    tab.resume_selected()
+    qtbot.waitUntil(lambda: "Resumed" in tab.status.text(), timeout=30000)
+    before = steps_seen(tab)
+    qtbot.waitUntil(lambda: steps_seen(tab) > before + 2, timeout=60000)
+    tab.stop()
+    qtbot.waitUntil(lambda: tab.job.state.finished, timeout=20000)
+    steps = [r["step"] for r in load_metrics(run) if r.get("type") == "step"]
+    assert steps == sorted(set(steps)), "no duplicated steps after resume"
+
+
+def test_missing_mnist_gives_a_clear_message(qtbot, tab):
+    tab.panel.data.setCurrentText("MNIST (data folder)")
+    job = tab.start()
+    qtbot.waitUntil(lambda: "download mnist" in tab.status.text(), timeout=30000)
+    assert job.state is JobState.FAILED
+
+
+def test_smoothing_and_log_toggles(qtbot, tab):
+    for i in range(1, 50):
+        tab.curves.add_point("loss", "train loss", i, 100.0 / i + (i % 2))
+    tab.panel.smoothing.setValue(0)
+    s = tab.curves.series[("loss", "train loss")]
+    np.testing.assert_allclose(s.smoothed, s.y)
+    tab.panel.smoothing.setValue(90)
+    assert np.abs(np.diff(s.smoothed)).max() < np.abs(np.diff(s.y)).max()
+    tab.panel.log_y.setChecked(True)
+    assert tab.curves.plots["loss"].ctrl.logYCheck.isChecked()
