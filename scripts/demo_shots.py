@@ -5,7 +5,9 @@ Each shot is the real window rendered by Qt (QWidget.grab) after scripted
 interaction: hovering and pinning in the latent explorer, a fitted mixture.
 """
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +30,7 @@ def main(out_dir: str) -> None:
     out = Path(out_dir)
     app = QApplication([sys.argv[0]])
     settings = QSettings(str(out / ".demo_settings.ini"), QSettings.Format.IniFormat)
+    os.environ.setdefault("GENSCOPE_RUNS", tempfile.mkdtemp(prefix="genscope-demo-runs-"))
     window = MainWindow(build_context(parse_args([]), settings), settings)
     window.resize(1280, 820)
     window.show()
@@ -54,6 +57,19 @@ def main(out_dir: str) -> None:
     gmm.show_frame(len(gmm.frames) - 1)
     pump(app, 1)
     window.grab().save(str(out / "gmm_fitter.png"))
+    training = window.tab_by_key["training"]
+    window.tabs.setCurrentWidget(training)
+    training.panel.data.setCurrentText("MNIST (data folder)")
+    training.panel.epochs.setValue(3)
+    training.panel.sample_every.setValue(50)
+    job = training.start()
+    pump(app, 15)
+    training.panel.new_lr.setValue(3e-4)
+    training.apply_lr()
+    pump(app, 12)
+    window.grab().save(str(out / "training_monitor.png"))
+    job.cancel()
+    pump(app, 2)
     window.close()
     Path(out / ".demo_settings.ini").unlink(missing_ok=True)
 

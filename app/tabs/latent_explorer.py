@@ -92,8 +92,11 @@ class LatentExplorerTab(QWidget):
         return config.get("kind") in lm.LATENT_KINDS
 
     def open_checkpoint(self, path, config: dict) -> None:
-        label = f"{Path(path).stem} (opened)"
-        self.entries.append((label, Path(path), Path(path).stem))
+        path = Path(path)
+        # A training run's checkpoint is runs/<run>/checkpoints/last.safetensors: name it after the run.
+        name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
+        label = f"{name} (opened)"
+        self.entries.append((label, path, name))
         self.panel.model.addItem(label)
         self.load_entry(len(self.entries) - 1)
 

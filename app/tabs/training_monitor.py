@@ -17,7 +17,7 @@ import numpy as np
 import platformdirs
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidgetItem, QSlider, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QListWidgetItem, QSlider, QSplitter, QVBoxLayout, QWidget
 
 from app.tabs.training_panel import TrainingPanel
 from app.widgets import with_side_panel
@@ -137,7 +137,7 @@ class TrainingMonitorTab(QWidget):
         self._last_step = 0
         self._progress_shown = 0.0
         self.panel = TrainingPanel()
-        self.curves = CurvePanel(PLOTS, columns=3, unsmoothed={"learning rate"})
+        self.curves = CurvePanel(PLOTS, columns=3, unsmoothed={"learning rate"}, log_y={"learning rate"})
         self.samples = SamplesView()
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -184,7 +184,9 @@ class TrainingMonitorTab(QWidget):
             settings = TrainSettings(epochs=values["epochs"], batch_size=values["batch_size"], lr=values["lr"],
                                      seed=values["seed"], sample_every=values["sample_every"],
                                      checkpoint_every=values["checkpoint_every"])
-            data = DataSpec(name=values["data"], folder=str(self.context.data.path))
+            data = self._data_spec(values["data"])
+            if data is None:
+                return None
         except GenScopeError as exc:
             self.say(str(exc))
             return None
@@ -200,6 +202,16 @@ class TrainingMonitorTab(QWidget):
         self.started_at = time.monotonic()
         self._set_running(True)
         return self.job
+
+    def _data_spec(self, name: str) -> DataSpec | None:
+        """The chosen data set; "mnist-pick" asks for a folder holding mnist/ (None if cancelled)."""
+        folder = str(self.context.data.path)
+        if name == "mnist-pick":
+            folder = QFileDialog.getExistingDirectory(self, "Folder holding mnist/", folder)
+            if not folder:
+                return None
+            name = "mnist"
+        return DataSpec(name=name, folder=folder)
 
     def _submit(self, values: dict, settings: TrainSettings, data: DataSpec, resume: bool) -> Job:
         from engine.runs import run_training

@@ -29,7 +29,8 @@ MODELS = {
     "Autoencoder (2-D latent)": ("autoencoder", {"latent_dim": 2}),
     "VAE (32-D latent)": ("vae", {"latent_dim": 32, "beta": 1.0}),
 }
-DATASETS = {"MNIST (data folder)": "mnist", "Generated shapes (offline)": "generated"}
+DATASETS = {"MNIST (data folder)": "mnist", "MNIST from another folder…": "mnist-pick",
+            "Static binarized MNIST": "binarized_mnist", "Generated shapes (offline)": "generated"}
 
 
 def _spin(lo, hi, value, step=1, decimals=None, tip=""):

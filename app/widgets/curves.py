@@ -67,9 +67,11 @@ class CurvePanel(QWidget):
     symbols (they arrive once per epoch).
     """
 
-    def __init__(self, plots: list[str], columns: int = 2, unsmoothed: set[str] = frozenset(), parent=None) -> None:
+    def __init__(self, plots: list[str], columns: int = 2, unsmoothed: set[str] = frozenset(),
+                 log_y: set[str] = frozenset(), parent=None) -> None:
         super().__init__(parent)
         self.unsmoothed = set(unsmoothed)  # plots drawn raw (e.g. the learning rate schedule)
+        self.always_log_y = set(log_y)  # plots whose values span decades (the learning rate)
         self.smoothing = 0.0
         self.plots: dict[str, pg.PlotItem] = {}
         self.series: dict[tuple[str, str], Series] = {}
@@ -90,6 +92,8 @@ class CurvePanel(QWidget):
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
             self.plots[name] = plot
+            if name in self.always_log_y:
+                plot.setLogMode(y=True)
         self.timer = QTimer(self)
         self.timer.setInterval(200)  # curves need not move faster; the training thread keeps the CPU
         self.timer.timeout.connect(self.redraw)
@@ -140,8 +144,8 @@ class CurvePanel(QWidget):
         self.redraw(everything=True)
 
     def set_log(self, x: bool, y: bool) -> None:
-        for plot in self.plots.values():
-            plot.setLogMode(x=x, y=y)
+        for name, plot in self.plots.items():
+            plot.setLogMode(x=x, y=y or name in self.always_log_y)
 
     def mark(self, step: float, text: str) -> None:
         """A labelled vertical line on every plot (a mid-run setting change)."""

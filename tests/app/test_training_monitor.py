@@ -120,3 +120,38 @@ def test_smoothing_and_log_toggles(qtbot, tab):
     assert np.abs(np.diff(s.smoothed)).max() < np.abs(np.diff(s.y)).max()
     tab.panel.log_y.setChecked(True)
     assert tab.curves.plots["loss"].ctrl.logYCheck.isChecked()
+
+
+def test_divergence_pauses_the_run_and_resume_continues(qtbot, tab, monkeypatch):
+    from tests.engine.test_runs import BadAtStep
+
+    monkeypatch.setattr("engine.runs.build_model", lambda kind, hp: BadAtStep(4, "loss", **hp))
+    tab.panel.epochs.setValue(50)
+    job = tab.start()
+    qtbot.waitUntil(lambda: "diverged at step 4" in tab.status.text(), timeout=60000)
+    assert job.state is JobState.PAUSED
+    assert any(r.get("type") == "diverged" for r in load_metrics(tab.run_dir))
+    tab.panel.new_lr.setValue(1e-4)
+    tab.apply_lr()
+    tab.resume()
+    qtbot.waitUntil(lambda: steps_seen(tab) >= 6, timeout=60000)
+    assert np.isfinite(tab.curves.series[("loss", "train loss")].y).all()
+    tab.stop()
+    qtbot.waitUntil(lambda: tab.panel.buttons["Start"].isEnabled(), timeout=20000)
+
+
+def test_use_a_run_in_the_explorer(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENSCOPE_RUNS", str(tmp_path / "runs"))
+    window = make_window()
+    tab = window.tab_by_key["training"]
+    p = tab.panel
+    p.data.setCurrentText("Generated shapes (offline)")
+    p.epochs.setValue(1)
+    p.batch.setValue(256)
+    job = tab.start()
+    qtbot.waitUntil(lambda: job.state.finished and p.buttons["Start"].isEnabled(), timeout=120000)
+    p.runs.item(0).setSelected(True)
+    tab.use_selected()
+    latent = window.tab_by_key["latent"]
+    assert window.tabs.currentWidget() is latent
+    qtbot.waitUntil(lambda: latent.current is not None and latent.current.name == tab.run_dir.name, timeout=20000)
