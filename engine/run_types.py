@@ -69,26 +69,25 @@ class TrainSettings:
         return cls(**values)
 
 
+def _positive_finite(value, what: str) -> float:
+    """``value`` as a float if positive and finite, else a ConfigError naming ``what``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{what} must be a number, got {value!r}.") from exc
+    if not (number > 0 and math.isfinite(number)):
+        raise ConfigError(f"{what} must be positive and finite, got {value}.")
+    return number
+
+
 def check_lr(lr: float) -> float:
     """``lr`` as a float if positive and finite, else ConfigError."""
-    try:
-        value = float(lr)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"The learning rate must be a number, got {lr!r}.") from exc
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"The learning rate must be positive and finite, got {lr}.")
-    return value
+    return _positive_finite(lr, "The learning rate")
 
 
 def check_beta(beta: float) -> float:
     """``beta`` as a float if positive and finite, else ConfigError."""
-    try:
-        value = float(beta)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"beta must be a number, got {beta!r}.") from exc
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"beta (the KL weight) must be positive and finite, got {beta}.")
-    return value
+    return _positive_finite(beta, "beta (the KL weight)")
 
 
 # --------------------------------------------------------------------------- events
