@@ -48,7 +48,7 @@ def headless(root: Path) -> float:
 
 def monitored(root: Path) -> tuple[float, list[float]]:
     """Steps per second through the real tab, and the event-loop lateness samples (ms)."""
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.audio import AudioStatus
@@ -86,10 +86,20 @@ def monitored(root: Path) -> tuple[float, list[float]]:
 
     probe.timeout.connect(tick)
     probe.start()
+    loop = QEventLoop()
+    done = QTimer()
+    done.setInterval(50)
+
+    def check_done() -> None:
+        if p.buttons["Start"].isEnabled():
+            loop.quit()
+
+    done.timeout.connect(check_done)
     job = tab.start()
-    while not job.state.finished or not p.buttons["Start"].isEnabled():
-        app.processEvents()
-        time.sleep(0.001)
+    done.start()
+    loop.exec()  # the real event loop, as in the app (no busy polling)
+    done.stop()
+    assert job.state.finished
     probe.stop()
     ctx.worker.shutdown()
     tab.close()

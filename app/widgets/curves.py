@@ -87,7 +87,7 @@ class CurvePanel(QWidget):
             grid.addWidget(widget, i // columns, i % columns)
             plot = widget.getPlotItem()
             plot.getAxis("left").setWidth(52)
-            plot.showGrid(x=True, y=True, alpha=0.15)
+            # No grid: grid lines belong to the axes, so every data redraw would repaint them.
             plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")

@@ -27,7 +27,7 @@ class MixtureView(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent, background="w")
         self.plot_item = self.getPlotItem()
-        self.plot_item.showGrid(x=True, y=True, alpha=0.15)
+        # No grid: grid lines belong to the axes, so every frame would repaint them.
         self.view = self.plot_item.getViewBox()
         self.cloud = PointCloudItem(self.view)
         self.samples = pg.ScatterPlotItem(size=7, symbol="x", pen=pg.mkPen(20, 20, 20), brush=None)
