@@ -109,7 +109,7 @@ def monitored(root: Path) -> tuple[float, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for both runs (default 1: on 2 cores a second thread "
                              "fights the GUI and any other job)")

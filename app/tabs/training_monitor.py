@@ -32,7 +32,8 @@ from engine.run_folder import list_runs, load_metrics, load_samples, sample_file
 from engine.run_types import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
 from engine.training import EpochEnd, TrainStep
 
-PLOTS = ["loss", "ELBO terms", "gradient norm", "learning rate", "throughput (images/s)"]
+PLOTS = ["loss", "ELBO terms / bits per dim", "gradient norm", "learning rate", "throughput (images/s)"]
+TERMS = PLOTS[1]
 
 
 RUNS_ENV = "GENSCOPE_RUNS"
@@ -262,7 +263,7 @@ class TrainingMonitorTab(QWidget):
             self._add_step(event)
         elif isinstance(event, EpochEnd):
             for name, value in event.val.items():
-                plot = "loss" if name == "loss" else "ELBO terms"
+                plot = "loss" if name == "loss" else TERMS
                 self.curves.add_point(plot, f"val {name}", self._last_step, value)
         elif isinstance(event, Progress) and event.total:
             self._show_progress(event)
@@ -285,9 +286,8 @@ class TrainingMonitorTab(QWidget):
     def _add_step(self, e: TrainStep) -> None:
         self._last_step = e.step
         self.curves.add_point("loss", "train loss", e.step, e.loss)
-        for name in ("recon", "kl", "elbo"):
-            if name in e.metrics:
-                self.curves.add_point("ELBO terms", name, e.step, e.metrics[name])
+        for name, value in e.metrics.items():  # recon, kl, elbo (VAEs); bits_per_dim (autoregressive)
+            self.curves.add_point(TERMS, name, e.step, value)
         self.curves.add_point("gradient norm", "grad norm", e.step, e.grad_norm)
         self.curves.add_point("learning rate", "lr", e.step, e.lr)
         self.curves.add_point("throughput (images/s)", "images/s", e.step, e.samples_per_s)

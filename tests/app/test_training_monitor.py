@@ -36,7 +36,7 @@ def test_a_run_feeds_curves_samples_and_the_run_folder(qtbot, tab):
     assert job.state is JobState.DONE, tab.status.text()
     tab.curves.redraw()
     assert steps_seen(tab) > 10
-    assert ("ELBO terms", "kl") in tab.curves.series and ("learning rate", "lr") in tab.curves.series
+    assert ("ELBO terms / bits per dim", "kl") in tab.curves.series and ("learning rate", "lr") in tab.curves.series
     assert tab.samples.files and tab.samples.grid.image is not None
     records = load_metrics(tab.run_dir)
     assert any(r.get("type") == "step" for r in records)
@@ -155,3 +155,4 @@ def test_use_a_run_in_the_explorer(qtbot, make_window, tmp_path, monkeypatch):
     latent = window.tab_by_key["latent"]
     assert window.tabs.currentWidget() is latent
     qtbot.waitUntil(lambda: latent.current is not None and latent.current.name == tab.run_dir.name, timeout=20000)
+
