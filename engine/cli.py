@@ -23,6 +23,7 @@ from engine.device import describe_device, select_device
 from engine.errors import GenScopeError
 from engine.events import DownloadProgress, Message, Progress
 from engine.gmm_cli import GMM_COMMAND
+from engine.sample_cli import SAMPLE_COMMAND
 from engine.train_cli import CODES_COMMAND, EVAL_COMMAND, TRAIN_COMMAND
 
 
@@ -117,6 +118,7 @@ COMMANDS: list[Command] = [
     EVAL_COMMAND,
     CODES_COMMAND,
     GMM_COMMAND,
+    SAMPLE_COMMAND,
 ]
 
 

@@ -14,6 +14,7 @@ from engine.checkpoints import load_checkpoint
 # van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural Networks", MNIST results table:
 # PixelCNN on the static binarized MNIST, test NLL in nats.
 PUBLISHED_PIXELCNN_NATS = 81.30
+TARGET_NATS = 88.0  # GenScope's goal for a PixelCNN trainable in about an hour on 2 CPU cores
 
 
 def _architecture(hp: dict) -> list[str]:
@@ -74,7 +75,11 @@ def _results(hp: dict, test: dict) -> list[str]:
         lines += ["", f"For scale: van den Oord et al. (2016, \"Pixel Recurrent Neural Networks\") report "
                   f"{PUBLISHED_PIXELCNN_NATS:.2f} nats for a larger PixelCNN trained far longer; this "
                   f"small CPU-trained model is {gap:.2f} nats behind it. The published figure could not be re-checked "
-                  "offline."]
+                  "offline.",
+                  "", f"GenScope's target for a model trainable in about an hour on two CPU cores is <= {TARGET_NATS:.0f} "
+                  "nats: " + ("met." if test["nll_nats"] <= TARGET_NATS else
+                              f"missed by {test['nll_nats'] - TARGET_NATS:.2f} nats (the validation curve above was "
+                              "still falling; more epochs or channels would close part of the gap).")]
     return lines
 
 
