@@ -12,21 +12,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from app.widgets import spin_box
 from app.widgets.image_view import DrawPad, ImageLabel
 from app.widgets.latent_map import MAX_PINS
-
-
-def _spin(lo: int, hi: int, value: int, tip: str = "") -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(lo, hi)
-    spin.setValue(value)
-    spin.setToolTip(tip)
-    return spin
 
 
 class LatentPanel(QWidget):
@@ -69,7 +61,7 @@ class LatentPanel(QWidget):
         self.show_density = QCheckBox("Encoded-data density")
         self.show_density.setToolTip("Fog where no training digit was encoded: the decoder never learned those places")
         self.show_grid = QCheckBox("Manifold grid")
-        self.grid_size = _spin(5, 30, 15, "Decodes per side over the visible region")
+        self.grid_size = spin_box(5, 30, 15, tip="Decodes per side over the visible region")
         grid.addWidget(self.show_points, 0, 0)
         grid.addWidget(self.show_ellipses, 0, 1)
         grid.addWidget(self.show_prior, 1, 0)
@@ -91,7 +83,7 @@ class LatentPanel(QWidget):
         row = QHBoxLayout()
         self.interp_mode = QComboBox()
         self.interp_mode.addItems(["linear", "spherical"])
-        self.interp_steps = _spin(3, 20, 10, "Images in the strip")
+        self.interp_steps = spin_box(3, 20, 10, tip="Images in the strip")
         self.clear_pins = QPushButton("Clear")
         self.export_strip = QPushButton("Export PNG…")
         for widget in (self.interp_mode, self.interp_steps, self.clear_pins, self.export_strip):
@@ -105,7 +97,7 @@ class LatentPanel(QWidget):
     def _sample_box(self) -> QGroupBox:
         box = QGroupBox("Sample from the prior")
         grid = QGridLayout(box)
-        self.n_samples = _spin(1, 400, 16)
+        self.n_samples = spin_box(1, 400, 16)
         self.prior_choice = QComboBox()
         self.prior_choice.addItem("N(0, I)")
         self.prior_choice.setToolTip("Fit a mixture on the VAE codes in the GMM fitter to add it here")
@@ -125,7 +117,7 @@ class LatentPanel(QWidget):
         self.input_view = ImageLabel(56, "Input (binarised for the Bernoulli models)")
         self.recon_view = ImageLabel(56, "Reconstruction: decode of the posterior mean")
         form = QFormLayout()
-        self.k = _spin(1, 5000, 1000, "Importance samples for log p(x)")
+        self.k = spin_box(1, 5000, 1000, tip="Importance samples for log p(x)")
         form.addRow("k", self.k)
         self.report = QLabel("—")
         self.report.setWordWrap(True)

@@ -6,7 +6,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -16,11 +15,12 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 from PySide6.QtCore import Qt
+
+from app.widgets import spin_box
 
 #: model choice -> (kind, fixed hyper-parameters); defaults per model below.
 MODELS = {
@@ -31,17 +31,6 @@ MODELS = {
 }
 DATASETS = {"MNIST (data folder)": "mnist", "MNIST from another folder…": "mnist-pick",
             "Static binarized MNIST": "binarized_mnist", "Generated shapes (offline)": "generated"}
-
-
-def _spin(lo, hi, value, step=1, decimals=None, tip=""):
-    spin = QDoubleSpinBox() if decimals is not None else QSpinBox()
-    if decimals is not None:
-        spin.setDecimals(decimals)
-    spin.setRange(lo, hi)
-    spin.setSingleStep(step)
-    spin.setValue(value)
-    spin.setToolTip(tip)
-    return spin
 
 
 class TrainingPanel(QWidget):
@@ -65,12 +54,12 @@ class TrainingPanel(QWidget):
         self.model.addItems(list(MODELS))
         self.data = QComboBox()
         self.data.addItems(list(DATASETS))
-        self.epochs = _spin(1, 1000, 5)
-        self.batch = _spin(1, 4096, 128)
-        self.lr = _spin(1e-6, 1.0, 1e-3, 1e-4, 6, "Adam learning rate")
-        self.seed = _spin(0, 2**31 - 1, 0)
-        self.sample_every = _spin(10, 100_000, 200, 50, tip="Steps between sample snapshots")
-        self.checkpoint_every = _spin(10, 100_000, 500, 50, tip="Steps between checkpoints")
+        self.epochs = spin_box(1, 1000, 5)
+        self.batch = spin_box(1, 4096, 128)
+        self.lr = spin_box(1e-6, 1.0, 1e-3, 1e-4, 6, "Adam learning rate")
+        self.seed = spin_box(0, 2**31 - 1, 0)
+        self.sample_every = spin_box(10, 100_000, 200, 50, tip="Steps between sample snapshots")
+        self.checkpoint_every = spin_box(10, 100_000, 500, 50, tip="Steps between checkpoints")
         for label, widget in (("Model", self.model), ("Data", self.data), ("Epochs", self.epochs),
                               ("Batch size", self.batch), ("Learning rate", self.lr), ("Seed", self.seed),
                               ("Samples every", self.sample_every), ("Checkpoint every", self.checkpoint_every)):
@@ -97,9 +86,9 @@ class TrainingPanel(QWidget):
     def _live_box(self) -> QGroupBox:
         box = QGroupBox("Change while training (applied at the next step)")
         grid = QGridLayout(box)
-        self.new_lr = _spin(1e-7, 1.0, 1e-3, 1e-4, 7)
+        self.new_lr = spin_box(1e-7, 1.0, 1e-3, 1e-4, 7)
         self.apply_lr = QPushButton("Set learning rate")
-        self.new_beta = _spin(0.01, 100.0, 1.0, 0.5, 2)
+        self.new_beta = spin_box(0.01, 100.0, 1.0, 0.5, 2)
         self.apply_beta = QPushButton("Set β")
         grid.addWidget(self.new_lr, 0, 0)
         grid.addWidget(self.apply_lr, 0, 1)

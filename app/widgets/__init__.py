@@ -1,7 +1,7 @@
 """Small reusable views and layout helpers."""
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QScrollArea, QSplitter, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QScrollArea, QSpinBox, QSplitter, QWidget
 
 
 def with_side_panel(main: QWidget, panel: QWidget, panel_width: int = 360) -> QSplitter:
@@ -18,3 +18,15 @@ def with_side_panel(main: QWidget, panel: QWidget, panel_width: int = 360) -> QS
     split.setStretchFactor(0, 1)
     split.setSizes([820, 380])
     return split
+
+
+def spin_box(lo, hi, value, step=1, decimals: int | None = None, tip: str = "") -> QSpinBox | QDoubleSpinBox:
+    """An integer spin box, or a float one when ``decimals`` is given."""
+    spin = QDoubleSpinBox() if decimals is not None else QSpinBox()
+    if decimals is not None:
+        spin.setDecimals(decimals)
+    spin.setRange(lo, hi)
+    spin.setSingleStep(step)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
