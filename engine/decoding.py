@@ -150,9 +150,14 @@ def multinomial(logits: Tensor, generator: torch.Generator | None) -> Tensor:
     value of probability 0 (logit -inf) is never drawn and the same
     generator state gives the same draw.
     """
-    probs = torch.softmax(logits.double(), dim=-1)
     gen_device = generator.device if generator is not None else logits.device
     u = torch.rand(len(logits), 1, generator=generator, device=gen_device, dtype=torch.float64).to(logits.device)
+    return inverse_cdf(logits, u)
+
+
+def inverse_cdf(logits: Tensor, u: Tensor) -> Tensor:
+    """The value at quantile ``u`` (B, 1) float64 of softmax(logits (B, V)): (B,) long; never one of probability 0."""
+    probs = torch.softmax(logits.double(), dim=-1)
     cdf = probs.cumsum(-1)
     idx = (cdf <= u * cdf[:, -1:]).sum(-1)
     last_possible = (probs > 0).long().cumsum(-1).argmax(-1)  # the last value with probability > 0

@@ -1,10 +1,11 @@
-"""``python -m engine sample pixelcnn ...``: paint images with any decoding strategy into a PNG grid.
+"""``python -m engine sample pixelcnn|wavenet ...``: images (PNG grid) or audio (WAV) under any decoding strategy.
 
 Registered by :mod:`engine.cli` from :data:`SAMPLE_COMMAND` (name, help, add_args, run)::
 
     python -m engine sample pixelcnn --strategy top-p --top-p 0.9 -n 16 --out grid.png
     python -m engine sample pixelcnn --strategy beam --beam-width 4 --out beams.png
     python -m engine sample pixelcnn --complete top --index 7 -n 8 --out completions.png
+    python -m engine sample wavenet --seconds 3 --digit 7 --out seven.wav  (see engine.wavenet_cli)
 
 Invalid settings raise :class:`~engine.errors.ConfigError` (one sentence,
 exit status 2). PNGs are written with the standard library (zlib + struct).
@@ -26,6 +27,7 @@ import torch
 from engine.decoding import STRATEGY_NAMES, BeamStep, make_strategy
 from engine.device import select_device
 from engine.errors import ConfigError
+from engine.wavenet_cli import add_wave_sample_args, cmd_sample_wavenet
 from engine.pixel_sampling import (MASK_KINDS, PixelStep, SampleDone, beam_search_images, completion_mask,
                                    sample_steps)
 
@@ -62,7 +64,7 @@ def image_grid(images: np.ndarray, levels: int, scale: int = 2, gap: int = 2) ->
 
 
 def add_sample_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=("pixelcnn",), help="autoregressive model kind")
+    p.add_argument("kind", choices=("pixelcnn", "wavenet"), help="autoregressive model kind")
     p.add_argument("--checkpoint", default=None, help="default: the bundled assets/<kind>.safetensors")
     p.add_argument("--strategy", default="sample", help=f"one of: {', '.join(STRATEGY_NAMES)} (default sample)")
     p.add_argument("--temperature", type=float, default=None)
@@ -78,7 +80,8 @@ def add_sample_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", type=int, default=3, help="PNG pixels per image pixel (default 3)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: fastest for sampling)")
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--out", required=True, help="PNG (pixelcnn) or WAV (wavenet) file to write")
+    add_wave_sample_args(p)
 
 
 def _known(args: argparse.Namespace, model) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -123,6 +126,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """Sample with the chosen strategy and write the grid PNG."""
     strategy = make_strategy(args.strategy, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                              min_p=args.min_p, beam_width=args.beam_width)
+    if args.kind == "wavenet":
+        return cmd_sample_wavenet(args, strategy)
     if args.n < 1 or args.scale < 1:
         raise ConfigError(f"-n and --scale must be at least 1, got {args.n} and {args.scale}.")
     if args.threads:
@@ -141,7 +146,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-SAMPLE_COMMAND = ("sample", "paint images with an autoregressive model under a decoding strategy (PNG grid)",
+SAMPLE_COMMAND = ("sample", "paint images (PixelCNN, PNG grid) or generate audio (WaveNet, WAV) under a decoding strategy",
                   add_sample_args, cmd_sample)
 
 __all__ = ["SAMPLE_COMMAND", "add_sample_args", "cmd_sample", "image_grid", "write_png"]

@@ -35,8 +35,9 @@ from engine.models.registry import build_model, load_model
 from engine.pixelcnn_cli import add_pixelcnn_args, cmd_eval_pixelcnn, cmd_train_pixelcnn
 from engine.run_cli import add_run_args, cmd_train_run
 from engine.training import EpochEnd, checkpoint_config, train
+from engine.wavenet_cli import add_wavenet_args, cmd_eval_wavenet, cmd_train_wavenet
 
-KINDS = ("vae", "autoencoder", "ppca", "pixelcnn")
+KINDS = ("vae", "autoencoder", "ppca", "pixelcnn", "wavenet")
 MNIST_LICENSE = "CC BY-SA 3.0"
 CODE_MODELS = ("vae", "beta_vae", "autoencoder", "ppca")
 
@@ -74,6 +75,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 leaves the other cores free)")
     add_pixelcnn_args(p)
+    add_wavenet_args(p)
     add_run_args(p)
 
 
@@ -111,6 +113,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError("Say where the model goes: --out FILE.safetensors (or --run-dir DIR for a run folder).")
     if args.kind == "pixelcnn":
         return cmd_train_pixelcnn(args)
+    if args.kind == "wavenet":
+        return cmd_train_wavenet(args)
     _set_threads(args.threads)
     folder = resolve_data_folder(args.data).path
     images, _ = load_mnist(folder, "train")
@@ -149,6 +153,8 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.kind == "pixelcnn":
         return cmd_eval_pixelcnn(args)
+    if args.kind == "wavenet":
+        return cmd_eval_wavenet(args)
     _set_threads(args.threads)
     device = select_device(args.device)
     model = load_model(args.checkpoint, expected_kind=args.kind, device=device)

@@ -23,8 +23,9 @@ def model_classes() -> dict[str, type[nn.Module]]:
     from engine.models.pixelcnn import PixelCNN
     from engine.models.ppca import PPCA
     from engine.models.vae import VAE, Autoencoder
+    from engine.models.wavenet import WaveNet
 
-    return {"vae": VAE, "autoencoder": Autoencoder, "ppca": PPCA, "pixelcnn": PixelCNN}
+    return {"vae": VAE, "autoencoder": Autoencoder, "ppca": PPCA, "pixelcnn": PixelCNN, "wavenet": WaveNet}
 
 
 def build_model(kind: str, hparams: dict | None = None) -> nn.Module:

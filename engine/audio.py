@@ -1,0 +1,143 @@
+"""Audio basics: μ-law companding, reading any sound file as mono at a given rate, writing WAVs.
+
+Shapes: a clip is a 1-D float32 array of T samples in [-1, 1]; μ-law codes
+are integers 0..Q-1 of the same length (Q = ``levels``, 256 by default).
+
+μ-law (ITU-T G.711 style, continuous): ``f(x) = sign(x) ln(1 + μ|x|) / ln(1 + μ)``
+with μ = Q - 1, then f in [-1, 1] is quantized to Q equal bins. Small
+amplitudes get fine steps, loud ones coarse steps, which matches how we hear
+and lets a 256-way softmax model 16-bit speech.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from engine.errors import DataError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
+def _mu(levels: int) -> float:
+    if levels < 2:
+        raise DataError(f"μ-law needs at least 2 levels, got {levels}.")
+    return float(levels - 1)
+
+
+def mu_law_encode(audio: np.ndarray | Tensor, levels: int = 256):
+    """Samples in [-1, 1] (any shape) -> integer codes 0..levels-1 (same shape; int64)."""
+    mu = _mu(levels)
+    if isinstance(audio, Tensor):
+        x = audio.double().clamp(-1, 1)
+        f = torch.sign(x) * torch.log1p(mu * x.abs()) / math.log1p(mu)
+        return torch.clamp(torch.floor((f + 1) / 2 * mu + 0.5), 0, mu).long()
+    x = np.clip(np.asarray(audio, np.float64), -1, 1)
+    f = np.sign(x) * np.log1p(mu * np.abs(x)) / math.log1p(mu)
+    return np.clip(np.floor((f + 1) / 2 * mu + 0.5), 0, mu).astype(np.int64)
+
+
+def mu_law_decode(codes: np.ndarray | Tensor, levels: int = 256):
+    """Integer codes 0..levels-1 -> samples in [-1, 1] (float32, same shape)."""
+    mu = _mu(levels)
+    if isinstance(codes, Tensor):
+        f = codes.double() / mu * 2 - 1
+        return (torch.sign(f) * torch.expm1(f.abs() * math.log1p(mu)) / mu).float()
+    f = np.asarray(codes, np.float64) / mu * 2 - 1
+    return (np.sign(f) * np.expm1(np.abs(f) * math.log1p(mu)) / mu).astype(np.float32)
+
+
+def mu_law_error_bound(x: np.ndarray, levels: int = 256) -> np.ndarray:
+    """Largest round-trip error |decode(encode(x)) - x| possible at amplitude x (array, same shape).
+
+    Quantization moves f(x) by at most half a bin, 1/mu; the inverse map's
+    slope is g'(f) = ln(1+mu)/mu * (1+mu)^|f|, largest at the far end of that half bin.
+    """
+    mu = _mu(levels)
+    f = np.log1p(mu * np.abs(np.asarray(x, np.float64))) / math.log1p(mu)
+    return (1 / mu) * math.log1p(mu) / mu * (1 + mu) ** np.minimum(f + 1 / mu, 1.0) + 1e-6
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A mono clip at ``rate`` Hz, float32 in [-1, 1] (T,), and what was converted to get it."""
+
+    audio: np.ndarray
+    rate: int
+    path: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / self.rate
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Band-limited resampling (FFT method: exact for periodic signals, fine for clips): (T,) -> (T * out / in,)."""
+    if rate_in == rate_out or len(audio) == 0:
+        return audio.astype(np.float32)
+    n_out = max(1, int(round(len(audio) * rate_out / rate_in)))
+    pad = len(audio) // 8  # reflect-pad to soften the wrap-around the FFT method assumes
+    padded = np.pad(audio.astype(np.float64), (pad, pad), mode="reflect") if len(audio) > 2 else audio
+    spec = np.fft.rfft(padded)
+    n_pad_out = int(round(len(padded) * rate_out / rate_in))
+    keep = min(len(spec), n_pad_out // 2 + 1)
+    out_spec = np.zeros(n_pad_out // 2 + 1, np.complex128)
+    out_spec[:keep] = spec[:keep]
+    out = np.fft.irfft(out_spec, n_pad_out) * (n_pad_out / len(padded))
+    start = int(round(pad * rate_out / rate_in))
+    return np.clip(out[start : start + n_out], -1, 1).astype(np.float32)
+
+
+def read_audio(path: str | os.PathLike, rate: int) -> Clip:
+    """Read any sound file soundfile knows as a mono float32 clip at ``rate`` Hz.
+
+    Stereo is averaged to mono and another rate is resampled, each noted in
+    ``Clip.notes``. Unreadable, empty or corrupt files raise :class:`DataError`
+    naming the file.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except FileNotFoundError:
+        raise DataError(f"Audio file {path} does not exist.") from None
+    except (RuntimeError, sf.LibsndfileError, ValueError) as exc:
+        raise DataError(f"Cannot read audio file {path}: {exc}. Is it a WAV/FLAC/OGG file?") from None
+    if data.size == 0:
+        raise DataError(f"Audio file {path} holds no samples.")
+    notes = []
+    if data.shape[1] > 1:
+        notes.append(f"{data.shape[1]} channels mixed to mono")
+    audio = data.mean(1)
+    if file_rate != rate:
+        notes.append(f"resampled {file_rate} Hz -> {rate} Hz")
+        audio = resample(audio, file_rate, rate)
+    if not np.isfinite(audio).all():
+        raise DataError(f"Audio file {path} holds NaN or infinite samples.")
+    return Clip(audio.astype(np.float32), rate, str(path), tuple(notes))
+
+
+def write_wav(path: str | os.PathLike, audio: np.ndarray, rate: int) -> Path:
+    """Write a mono 16-bit WAV atomically (temp file + rename): nothing half-written is ever left."""
+    import soundfile as sf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.wav", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, np.clip(np.asarray(audio, np.float32), -1, 1), int(rate), subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
