@@ -57,6 +57,16 @@ def parse_fsdd_name(name: str) -> tuple[int, str, int] | None:
     return (int(match[1]), match[2], int(match[3])) if match else None
 
 
+def fsdd_test_clip(root: Path, digit: int, take: int = 0) -> Path:
+    """A test-split recording of ``digit`` (recording 0 of speaker ``take`` mod 6), for priming."""
+    folder = fsdd_folder(root)
+    speaker = FSDD_SPEAKERS[take % len(FSDD_SPEAKERS)]
+    path = folder / f"{digit}_{speaker}_0.wav"
+    if not path.exists():
+        raise DataError(f"{path.name} is missing from {folder}.")
+    return path
+
+
 def load_fsdd(root: Path, split: str = "train", condition: str = "digit", limit: int | None = None) -> AudioSet:
     """FSDD clips of ``split`` ("train": indices 5-49, "test": 0-4) with digit or speaker labels."""
     if split not in ("train", "test") or condition not in CONDITIONS:
