@@ -133,6 +133,17 @@ def clip_nll(model: WaveNet, data: AudioSet):
                 "clips": len(data.clips), "samples": n})
 
 
+def unigram_bits(train: AudioSet, test: AudioSet, levels: int) -> float:
+    """Bits per test sample under the training set's μ-law histogram (add-one smoothed): the no-context baseline."""
+    from engine.audio import mu_law_encode
+
+    counts = np.ones(levels)
+    for clip in train.clips:
+        counts += np.bincount(mu_law_encode(clip, levels), minlength=levels)
+    log2p = np.log2(counts / counts.sum())
+    return float(-np.mean(np.concatenate([log2p[mu_law_encode(c, levels)] for c in test.clips])))
+
+
 def cmd_eval_wavenet(args: argparse.Namespace) -> int:
     """Exact test NLL in bits per sample over the test split; ``--save`` stores it and writes the card."""
     if args.threads:
@@ -147,6 +158,9 @@ def cmd_eval_wavenet(args: argparse.Namespace) -> int:
         elif isinstance(event, Done):
             metrics = {**event.result, "test_set": "FSDD test split (recordings 0-4 of each speaker and digit)"}
     sys.stderr.write("\n")
+    if not args.limit:
+        train_set = load_fsdd(resolve_data_folder(args.data).path, "train", "none")
+        metrics.update(unigram_bits=unigram_bits(train_set, data, model.levels), uniform_bits=float(np.log2(model.levels)))
     print(f"test NLL  {metrics['bits_per_sample']:.4f} bits per sample ({metrics['nats_per_sample']:.4f} nats) over "
           f"{metrics['clips']} clips, {metrics['samples']} samples")
     if args.save:

@@ -39,6 +39,25 @@ except ImportError:  # pragma: no cover - numba is optional
         return lambda f: f
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def fast_tanh(x):  # pragma: no cover - compiled
+    """tanh(x) in float32 to 3e-7 absolute: a [13/6] rational fit (Eigen's fast tanh); libm's tanh is ~9x slower."""
+    x = min(max(x, np.float32(-7.90531110763549805)), np.float32(7.90531110763549805))
+    x2 = x * x
+    p = np.float32(-2.76076847742355e-16)
+    p = p * x2 + np.float32(2.00018790482477e-13)
+    p = p * x2 + np.float32(-8.60467152213735e-11)
+    p = p * x2 + np.float32(5.12229709037114e-08)
+    p = p * x2 + np.float32(1.48572235717979e-05)
+    p = p * x2 + np.float32(6.37261928875436e-04)
+    p = p * x2 + np.float32(4.89352455891786e-03)
+    q = np.float32(1.19825839466702e-06)
+    q = q * x2 + np.float32(1.18534705686654e-04)
+    q = q * x2 + np.float32(2.26843463243900e-03)
+    q = q * x2 + np.float32(4.89352518554385e-03)
+    return x * p / q
+
+
 @njit(cache=True, fastmath=True)
 def network_step(prev, t, dil, queue, emb, wd, bd, wr, br, ws, bs, w1, b1, w2, b2, head, logits):  # pragma: no cover
     """Advance every stream b by one step fed ``prev[b]``; with ``head`` fill logits (B, Q)."""
@@ -63,7 +82,7 @@ def network_step(prev, t, dil, queue, emb, wd, bd, wr, br, ws, bs, w1, b1, w2, b
                 for i in range(2 * r):
                     a_t += wd[layer, j, i] * both[i]
                     a_s += wd[layer, r + j, i] * both[i]
-                z[j] = math.tanh(a_t) / (1.0 + math.exp(-a_s))
+                z[j] = fast_tanh(a_t) * (np.float32(0.5) + np.float32(0.5) * fast_tanh(np.float32(0.5) * a_s))
             for j in range(s):
                 acc = np.float32(0.0)
                 for i in range(r):
@@ -94,13 +113,15 @@ def network_step(prev, t, dil, queue, emb, wd, bd, wr, br, ws, bs, w1, b1, w2, b
 def choose(logits, greedy, temperature, top_k, top_p, min_p, u):  # pragma: no cover - compiled
     """One value from logits (Q,) under the strategy; returns (value, log p_model(value))."""
     q = logits.shape[0]
-    m = logits.max()
-    lse = m + math.log(np.exp(logits.astype(np.float64) - m).sum())
-    best = int(np.argmax(logits))
+    x = logits.astype(np.float64)
+    m = x.max()
+    e = np.exp(x - m)
+    lse = m + math.log(e.sum())
     if greedy or temperature == 0.0:
-        return best, logits[best] - lse
-    z = logits.astype(np.float64) / temperature
-    zmax = z.max()
+        best = int(np.argmax(logits))
+        return best, x[best] - lse
+    z = x / temperature
+    ez = e if temperature == 1.0 else np.exp(z - z.max())  # exp(z - max z): the top value has weight 1
     keep = np.ones(q, np.bool_)
     if top_k > 0 and top_k < q:
         order = np.argsort(-z, kind="mergesort")
@@ -109,19 +130,15 @@ def choose(logits, greedy, temperature, top_k, top_p, min_p, u):  # pragma: no c
             keep[order[i]] = True
     if top_p < 1.0:
         order = np.argsort(-z, kind="mergesort")
-        probs = np.exp(z - zmax)
-        probs /= probs.sum()
-        keep[:] = False
+        total = ez.sum()
         mass = 0.0
         for i in range(q):
             keep[order[i]] = mass < top_p or i == 0
-            mass += probs[order[i]]
+            mass += ez[order[i]] / total
     if min_p > 0.0:
-        log_z = zmax + math.log(np.exp(z - zmax).sum())
-        threshold = zmax - log_z + math.log(min_p)
         for i in range(q):
-            keep[i] = z[i] - log_z >= threshold
-    weights = np.where(keep, np.exp(z - zmax), 0.0)
+            keep[i] = ez[i] >= min_p
+    target, weights = 0.0, np.where(keep, ez, 0.0)
     target = u * weights.sum()
     cdf, value, last = 0.0, 0, 0
     for i in range(q):
@@ -131,7 +148,7 @@ def choose(logits, greedy, temperature, top_k, top_p, min_p, u):  # pragma: no c
         if weights[i] > 0:
             last = i
     value = min(value, last)
-    return value, logits[value] - lse
+    return value, x[value] - lse
 
 
 @njit(cache=True)
