@@ -12,6 +12,9 @@ same values for the same seed (one uniform per step from
 - ``"naive"``: a full forward pass over the last receptive field per sample,
   what most open implementations do.
 
+:func:`generate_batch` runs B clips at once through :class:`TorchQueues`
+on the model's device (the batched path for a GPU).
+
 Priming: ``prime`` (P,) float audio is fed through the network (teacher
 forced) before generation continues from it; the chunks include it, marked
 by ``AudioChunk.primed``.
@@ -133,19 +136,21 @@ class CompiledQueues:
 
 
 class TorchQueues:
-    """Cached generation in torch (CUDA, or the CPU without numba): per-layer queues (L, B, D, R) on the device."""
+    """Cached generation in torch for B streams at once (CUDA, or the CPU without numba): per-layer queues (B, R, d)."""
 
-    def __init__(self, model: WaveNet, label):
+    def __init__(self, model: WaveNet, labels, batch: int = 1):
         self.model, device = model, model.embed.weight.device
-        self.bias = model.cond_bias(None if label is None else torch.tensor([label], device=device), 1)
-        self.queues = [torch.zeros(1, model.residual, d, device=device) for d in model.dilations]
+        labels = None if labels is None else torch.as_tensor(np.atleast_1d(labels), device=device)
+        self.bias = model.cond_bias(labels, batch)  # (B, L, 2R)
+        self.queues = [torch.zeros(batch, model.residual, d, device=device) for d in model.dilations]
         self.levels = model.levels
 
     @torch.no_grad()
-    def logits(self, prev: int, t: int) -> torch.Tensor:
-        """One step fed code ``prev`` at time t -> logits (1, Q)."""
+    def logits(self, prev, t: int) -> torch.Tensor:
+        """One step fed codes ``prev`` (B,) (or an int for B = 1) at time t -> logits (B, Q)."""
         m = self.model
-        x = m.embed(torch.tensor([prev], device=self.bias.device))[:, :, None]  # (1, R, 1)
+        prev = torch.as_tensor(prev, device=self.bias.device).reshape(-1)
+        x = m.embed(prev)[:, :, None]  # (B, R, 1)
         skip = 0.0
         for layer, (conv, res, sk) in enumerate(zip(m.dilated, m.res, m.skips)):
             slot = t % conv.dilation[0]
@@ -161,6 +166,36 @@ class TorchQueues:
     def run(self, prev, t0, n, strategy_obj: Strategy, uniforms, forced, prob_stride):
         return _torch_loop(lambda p, t: self.logits(p, t), prev, t0, n, strategy_obj, uniforms, forced, prob_stride,
                            self.levels)
+
+
+@torch.no_grad()
+def generate_batch(model: WaveNet, seconds: float, labels=None, *, batch: int | None = None,
+                   strategy: Strategy | str | None = None, seed: int = 0) -> np.ndarray:
+    """B clips at once on the model's device with :class:`TorchQueues` (the batched path for CUDA).
+
+    ``labels`` (B,) for a conditional model (else ``batch`` streams); returns codes (B, T).
+    Stream b draws its uniforms from ``default_rng([seed, b])``.
+    """
+    strategy = make_strategy(strategy or "sample") if not isinstance(strategy, Strategy) else strategy
+    strategy_params(strategy)  # refuses beam search
+    n_streams = len(np.atleast_1d(labels)) if labels is not None else int(batch or 1)
+    if labels is not None:
+        model.check_label(torch.as_tensor(np.atleast_1d(labels)), n_streams)
+    total = _check_length(model, seconds)
+    queues = TorchQueues(model, labels, n_streams)
+    uniforms = np.stack([np.random.default_rng([seed, b]).random(total) for b in range(n_streams)])
+    device = model.embed.weight.device
+    prev = torch.full((n_streams,), model.start_code, device=device)
+    codes = torch.empty(n_streams, total, dtype=torch.long, device=device)
+    for t in range(total):
+        logits = queues.logits(prev, t).float()
+        if strategy.selector == "greedy":
+            prev = logits.argmax(-1)
+        else:
+            u = torch.as_tensor(uniforms[:, t : t + 1], device=device)
+            prev = inverse_cdf(strategy.process(logits), u)
+        codes[:, t] = prev
+    return codes.cpu().numpy()
 
 
 class NaiveWindow:
