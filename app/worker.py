@@ -85,6 +85,8 @@ class Job:
     error: JobError | None = None
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _resume: threading.Event = field(default_factory=threading.Event, repr=False)
+    _budget: int | None = field(default=None, repr=False)  # steps left before pausing again (step())
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self._resume.set()
@@ -96,10 +98,32 @@ class Job:
 
     def pause(self) -> None:
         """Hold the job at its next yield until :meth:`resume`."""
-        self._resume.clear()
+        with self._lock:
+            self._budget = None
+            self._resume.clear()
 
     def resume(self) -> None:
-        self._resume.set()
+        with self._lock:
+            self._budget = None
+            self._resume.set()
+
+    def step(self) -> None:
+        """Let the job yield exactly one more event, then hold it as :meth:`pause` does.
+
+        On a pending job: it runs to its first event and holds there.
+        """
+        with self._lock:
+            self._budget = 1
+            self._resume.set()
+
+    def _spend_step(self) -> None:
+        """Worker side, after each event: count down a :meth:`step` budget and pause when spent."""
+        with self._lock:
+            if self._budget is not None:
+                self._budget -= 1
+                if self._budget <= 0:
+                    self._budget = None
+                    self._resume.clear()
 
     @property
     def cancelled(self) -> bool:
@@ -299,6 +323,7 @@ class EngineWorker(QObject):
 
     def _checkpoint(self, job: Job) -> bool:
         """Called at every yield: wait while paused; False means stop."""
+        job._spend_step()
         if job.paused and not job.cancelled:
             job.state = JobState.PAUSED
             while not job._resume.wait(0.05):

@@ -81,6 +81,23 @@ def test_pause_holds_and_resume_continues(qtbot, worker):
     assert job.state is JobState.DONE and got == list(range(60))
 
 
+def test_step_lets_exactly_one_event_through(qtbot, worker):
+    log, got = {}, []
+    job = worker.submit(lambda: counting(100, 0.0, log), name="stepper", on_event=got.append)
+    job.step()  # on a pending job: run to the first event and hold
+    qtbot.waitUntil(lambda: job.state is JobState.PAUSED, timeout=5000)
+    qtbot.wait(100)
+    assert got == [0]
+    for expected in ([0, 1], [0, 1, 2], [0, 1, 2, 3]):
+        job.step()
+        qtbot.waitUntil(lambda: len(got) == len(expected), timeout=5000)
+        qtbot.wait(50)
+        assert got == expected and job.state is JobState.PAUSED
+    job.resume()
+    wait_finished(qtbot, job)
+    assert got == list(range(100))
+
+
 def test_cancel_while_paused(qtbot, worker):
     got = []
     job = worker.submit(lambda: counting(10**9, 0.001), name="p", on_event=got.append)
