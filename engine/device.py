@@ -6,8 +6,10 @@ cuda > mps > cpu. Nothing in the engine hard-codes a device.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -89,3 +91,22 @@ def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torc
     else:
         gen.manual_seed(int(seed))
     return gen
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` torch CPU threads on this thread (None: as it is), then restore.
+
+    One thread suits per-pixel or per-sample loops of tiny ops: with more
+    threads than free cores each op waits on a descheduled thread
+    (measured on 2 busy cores: a 16-image PixelCNN grid 0.5 s on 1 thread,
+    about 20 s on 2).
+    """
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(int(count))
+    try:
+        yield
+    finally:
+        if count:
+            torch.set_num_threads(before)

@@ -46,6 +46,12 @@ def add_pixelcnn_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--conditional", action="store_true", help="condition on the digit label (grey levels only)")
 
 
+def pixelcnn_hparams(args: argparse.Namespace) -> dict:
+    """The PixelCNN's constructor arguments from the command line."""
+    return {"levels": args.levels, "channels": args.channels, "layers": args.layers, "kernel": args.kernel,
+            "first_kernel": args.first_kernel, "num_classes": 10 if args.conditional else 0}
+
+
 def pixelcnn_data(root: Path, levels: int, conditional: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """(train, valid, test) rows (N, 784 [+1 label]) and the data description for the checkpoint.
 
@@ -104,8 +110,7 @@ def cmd_train_pixelcnn(args: argparse.Namespace) -> int:
     tr = tr[: args.limit] if args.limit else tr
     device = select_device(args.device)
     seed_everything(args.seed)
-    model = PixelCNN(levels=args.levels, channels=args.channels, layers=args.layers, kernel=args.kernel,
-                     first_kernel=args.first_kernel, num_classes=10 if args.conditional else 0)
+    model = PixelCNN(**pixelcnn_hparams(args))
     events = train(model, tr, val_data=va, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    lr_decay=args.lr_decay, seed=args.seed, device=device, dynamic_binarize=False,
                    checkpoint_path=Path(args.out), data_info={**info, "examples": len(tr)})

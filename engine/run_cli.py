@@ -5,6 +5,7 @@
 
     python -m engine train vae --dataset generated --epochs 5 --run-dir runs/my-vae
     python -m engine train vae --run-dir runs/my-vae --resume [--set-lr 1e-4]
+    python -m engine train pixelcnn --channels 32 --layers 5 --limit 10000 --epochs 2 --batch-size 32 --run-dir runs/pcnn
     torchrun --nproc_per_node 2 --standalone -m engine train vae --run-dir runs/ddp ...
 
 The folder is the one the GUI reads (config.json, metrics.jsonl,
@@ -28,6 +29,7 @@ from engine.checkpoints import _write_atomic
 from engine.errors import ConfigError, GenScopeError
 from engine.events import Message, Progress
 from engine.run_data import DATASETS, DataSpec
+from engine.run_models import run_model
 from engine.run_types import Controls, Diverged, RunFinished, RunStarted, TrainSettings
 from engine.runs import open_run
 from engine.training import EpochEnd, TrainStep
@@ -41,19 +43,31 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--run-dir", default=None, help="train into this run folder (what the GUI's training monitor reads)")
     g.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     g.add_argument("--set-lr", type=float, default=None, help="with --resume: continue with this learning rate")
-    g.add_argument("--dataset", choices=DATASETS, default="mnist",
-                   help="mnist (default), binarized_mnist, or generated (offline shapes, no data folder needed)")
-    g.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (default 500)")
-    g.add_argument("--sample-every", type=int, default=250, help="steps between sample grids (default 250)")
+    g.add_argument("--dataset", choices=DATASETS, default=None,
+                   help="mnist, binarized_mnist, or generated (offline shapes, no data folder needed); default: the "
+                        "model's own (mnist for the latent models, binarized_mnist for pixelcnn)")
+    g.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 500)")
+    g.add_argument("--sample-every", type=int, default=None,
+                   help="steps between sample grids (default: the model's, 200)")
     g.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in all")
     g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files (needs tensorboard)")
     g.add_argument("--dump-weights", default=None, help=argparse.SUPPRESS)  # tests: each rank writes its weights' hash
 
 
 def _settings(args: argparse.Namespace) -> TrainSettings:
-    return TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         lr_decay=args.lr_decay, max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
-                         sample_every=args.sample_every, device=args.device)
+    """The command line's settings over the model's defaults (engine.run_models)."""
+    entry = run_model(args.kind)
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+             "lr_decay": args.lr_decay, "max_steps": args.max_steps, "checkpoint_every": args.checkpoint_every,
+             "sample_every": args.sample_every, "device": args.device, "threads": args.threads}
+    return TrainSettings(**{**(entry.settings if entry else {}), **{k: v for k, v in given.items() if v is not None}})
+
+
+def _data(args: argparse.Namespace) -> DataSpec:
+    """The data set the command line names (default: the model's first), with the model's validation subset."""
+    entry = run_model(args.kind)
+    name = args.dataset or (entry.datasets[0] if entry else "mnist")
+    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit") if entry else None)
 
 
 class _TensorBoard:
@@ -154,8 +168,7 @@ def cmd_train_run(args: argparse.Namespace, hparams: dict | None) -> int:
         controls = Controls()
         if args.set_lr is not None:
             controls.set_lr(args.set_lr)
-        data = DataSpec(args.dataset, folder=args.data, limit=args.limit)
-        loop = open_run(args.run_dir, kind=args.kind, hparams=hparams, data=data, controls=controls,
+        loop = open_run(args.run_dir, kind=args.kind, hparams=hparams, data=_data(args), controls=controls,
                         settings=None if args.resume else _settings(args), resume=args.resume, dist=ctx)
         main = ctx is None or ctx.is_main
         status, step = _drive(loop, main, Path(args.run_dir), args.tensorboard)

@@ -27,7 +27,7 @@ from torch import nn
 from engine.data.folder import resolve_data_folder
 from engine.data.generated import generated_digits
 from engine.data.mnist import load_binarized_mnist, load_mnist
-from engine.device import make_generator
+from engine.device import make_generator, torch_threads
 from engine.errors import ConfigError, DataError
 
 DATASETS = ("mnist", "binarized_mnist", "generated")
@@ -41,8 +41,9 @@ class DataSpec:
 
     ``folder``: the data folder (None: the default order of
     :func:`engine.data.folder.resolve_data_folder`); ``limit``: use only the
-    first N training examples; ``size`` and ``seed``: how many generated
-    images and from which seed (``generated`` only).
+    first N training examples; ``val_limit``: validate on only the first N
+    validation examples; ``size`` and ``seed``: how many generated images and
+    from which seed (``generated`` only).
     """
 
     name: str = "generated"
@@ -50,12 +51,15 @@ class DataSpec:
     limit: int | None = None
     size: int = 5000
     seed: int = 0
+    val_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
             raise ConfigError(f"Unknown data set {self.name!r}; choose from: {', '.join(DATASETS)}.")
-        if (self.limit is not None and self.limit < 1) or self.size < 1:
-            raise ConfigError(f"limit and size must be positive, got {self.limit} and {self.size}.")
+        limits = (self.limit, self.val_limit)
+        if any(n is not None and n < 1 for n in limits) or self.size < 1:
+            raise ConfigError(f"limit, val_limit and size must be positive, got {self.limit}, {self.val_limit} "
+                              f"and {self.size}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -124,8 +128,11 @@ def load_run_data(spec: DataSpec) -> RunData:
     if spec.limit:
         labels = data.labels[: spec.limit] if data.labels is not None else None
         data = RunData(data.train[: spec.limit], data.val, labels, data.binarize, data.info)
+    val = data.val[: spec.val_limit] if data.val is not None and spec.val_limit else data.val
     info = {**data.info, "examples": len(data.train), "spec": spec.to_dict()}
-    return RunData(data.train, data.val, data.labels, data.binarize, info)
+    if val is not None and len(val) < len(data.val):
+        info["validation"] = f"{info['validation']}, first {len(val)} images"
+    return RunData(data.train, val, data.labels, data.binarize, info)
 
 
 # --------------------------------------------------------------------------- samples
@@ -164,7 +171,8 @@ def make_samples(model: nn.Module, z: torch.Tensor | None, subset: torch.Tensor,
     Latent models: images = decode(z) (G, 28, 28) float16 and, when
     latent_dim == 2, codes = encoder means of ``subset`` (M, 2) float16.
     Other models: images = ``model.samples(count, generator)`` with a
-    generator seeded by ``seed`` (the same noise every time).
+    generator seeded by ``seed`` (the same noise every time), on one torch
+    thread.
     """
     was_training = model.training
     model.eval()
@@ -176,9 +184,10 @@ def make_samples(model: nn.Module, z: torch.Tensor | None, subset: torch.Tensor,
                 mu = torch.cat([model.encode(chunk.to(device))[0] for chunk in subset.split(500)])
                 out["codes"] = mu.float().cpu().numpy().astype(np.float16)
             return out
-        if hasattr(model, "samples"):
+        if hasattr(model, "samples"):  # autoregressive: tiny ops per pixel, fastest on one thread
             gen = make_generator(seed + _FIXED_Z_SEED, device)
-            return {"images": _as_images(model.samples(count, generator=gen), count)}
+            with torch_threads(1):
+                return {"images": _as_images(model.samples(count, generator=gen), count)}
         return None
     finally:
         model.train(was_training)

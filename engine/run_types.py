@@ -25,6 +25,8 @@ class TrainSettings:
     ``max_steps`` ends the run early (None: all ``epochs``). ``device`` None
     picks the best available (cuda > mps > cpu). ``sample_count`` images per
     samples file; ``code_count`` training images whose 2-D codes are stored.
+    ``threads``: torch CPU threads of the training thread (None: torch's
+    default, one per core; 1 is far faster on cores busy with other work).
     """
 
     epochs: int = 10
@@ -41,6 +43,7 @@ class TrainSettings:
     code_count: int = 1000
     fsync_every: int = 50
     device: str | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         ints = {"epochs": self.epochs, "batch_size": self.batch_size, "log_every": self.log_every,
@@ -48,8 +51,8 @@ class TrainSettings:
         bad = [f"{k} = {v}" for k, v in ints.items() if int(v) < 1]
         bad += [f"{k} = {v}" for k, v in {"checkpoint_every": self.checkpoint_every, "sample_every": self.sample_every,
                                           "code_count": self.code_count}.items() if int(v) < 0]
-        if self.max_steps is not None and self.max_steps < 1:
-            bad.append(f"max_steps = {self.max_steps}")
+        bad += [f"{k} = {v}" for k, v in {"max_steps": self.max_steps, "threads": self.threads}.items()
+                if v is not None and v < 1]
         if bad:
             raise ConfigError(f"Training settings out of range: {', '.join(bad)}.")
         check_lr(self.lr)

@@ -24,7 +24,9 @@ again continues training, e.g. after ``controls.set_lr(smaller)``.
 
 Models: any kind :func:`engine.models.registry.build_model` knows whose
 ``loss(x[, generator])`` returns a loss or (loss, metrics). Samples come from
-``decode`` of fixed latent codes (latent models) or ``samples(n, generator)``.
+``decode`` of fixed latent codes (latent models) or ``samples(n, generator)``
+(PixelCNN). :data:`engine.run_models.RUN_MODELS` lists the kinds the monitor
+offers, with their defaults, data sets, live controls and metrics.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from engine.run_data import DATASETS, DataSpec, load_run_data
 from engine.run_folder import (STATUSES, RunError, RunFolder, RunInfo, list_runs, load_metrics, load_samples,
                                run_info, sample_files)
 from engine.run_loop import RunLoop
+from engine.run_models import check_run
 from engine.run_types import (Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged,
                               TrainSettings)
 from engine.training import CheckpointSaved, EpochEnd, TrainStep
@@ -80,6 +83,7 @@ def _new_run(folder: RunFolder, kind, hparams, data, settings, model, device, di
     settings = _settings(settings)
     spec = data if isinstance(data, DataSpec) else DataSpec.from_dict(data or {})
     model = model if model is not None else _build(kind, hparams, settings.seed)
+    check_run(model.kind, model.hparams(), spec.name)
     run_data = load_run_data(spec)  # before creating the folder: a missing data set leaves nothing behind
     device = _device(device, settings, dist)
     config = folder.create({"kind": model.kind, "hparams": model.hparams(), "data": run_data.info,

@@ -93,6 +93,10 @@ class LatentExplorerTab(QWidget):
 
     def open_checkpoint(self, path, config: dict) -> None:
         path = Path(path)
+        if not self.accepts_checkpoint(config):  # e.g. a PixelCNN: no latent space to map
+            self.set_note(f"{path.name} holds a '{config.get('kind', '?')}' model, which has no latent space; the "
+                          f"latent explorer maps {', '.join(lm.LATENT_KINDS)} models (the current model stays).")
+            return
         # A training run's checkpoint is runs/<run>/checkpoints/last.safetensors: name it after the run.
         name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
         label = f"{name} (opened)"

@@ -15,20 +15,19 @@ from pathlib import Path
 
 import numpy as np
 import platformdirs
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QListWidgetItem, QSlider, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
 
 from app.tabs.training_panel import TrainingPanel
+from app.tabs.training_samples import SamplesView
 from app.widgets import with_side_panel
 from app.widgets.curves import CurvePanel
-from app.widgets.image_view import ImageLabel
-from app.widgets.point_cloud import PointCloudItem, palette
 from app.worker import Job, JobError, JobState
 from engine.errors import GenScopeError
 from engine.events import Progress
 from engine.run_data import DataSpec
-from engine.run_folder import list_runs, load_metrics, load_samples, sample_files
+from engine.run_folder import RunFolder, list_runs, load_metrics, sample_files
+from engine.run_models import live_controls, run_model
 from engine.run_types import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
 from engine.training import EpochEnd, TrainStep
 
@@ -43,83 +42,6 @@ def default_runs_root() -> Path:
     """``$GENSCOPE_RUNS`` or the per-user runs folder (~/.local/share/GenScope/runs)."""
     env = os.environ.get(RUNS_ENV)
     return Path(env) if env else Path(platformdirs.user_data_dir("GenScope", appauthor=False)) / "runs"
-
-
-def mosaic(images: np.ndarray, cols: int = 8) -> np.ndarray:
-    """(G, H, W) -> one (rows*H, cols*W) image."""
-    g, h, w = images.shape
-    rows = int(np.ceil(g / cols))
-    out = np.zeros((rows * h, cols * w), np.float32)
-    for i, img in enumerate(images.astype(np.float32)):
-        r, c = divmod(i, cols)
-        out[r * h : (r + 1) * h, c * w : (c + 1) * w] = img
-    return out
-
-
-class SamplesView(QWidget):
-    """The latest (or a chosen step's) image grid and 2-D latent snapshot, one slider for both."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.files: list[Path] = []
-        self.grid = ImageLabel(160, "Decodes of fixed latent points at this step")
-        self.codes_plot = pg.PlotWidget(background="w")
-        self.codes_plot.setMinimumHeight(160)
-        self.codes_plot.getPlotItem().setTitle("latent codes (2-D models)")
-        self.cloud = PointCloudItem(self.codes_plot.getPlotItem().getViewBox(), radius=1.6)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setToolTip("Step through the saved samples")
-        self.slider.valueChanged.connect(self.show_index)
-        self.label = QLabel("No samples yet")
-        row = QHBoxLayout()
-        row.addWidget(self.grid, 1)
-        row.addWidget(self.codes_plot, 1)
-        col = QVBoxLayout(self)
-        col.setContentsMargins(0, 0, 0, 0)
-        col.addLayout(row)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.label)
-        bottom.addWidget(self.slider, 1)
-        col.addLayout(bottom)
-
-    def add(self, event: SamplesReady) -> None:
-        """A new snapshot from the running job: shown from memory, not re-read from disk."""
-        follow = not self.files or self.slider.value() >= self.slider.maximum()
-        self.files.append(Path(event.path))
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, len(self.files) - 1)
-        if follow:
-            self.slider.setValue(len(self.files) - 1)
-        self.slider.blockSignals(False)
-        if follow:
-            self.show_arrays(event.images, event.codes, event.labels)
-            self.label.setText(f"step {event.step}")
-
-    def set_files(self, files: list[Path]) -> None:
-        follow = self.slider.value() >= self.slider.maximum()
-        self.files = list(files)
-        self.slider.setRange(0, max(0, len(self.files) - 1))
-        if follow and self.files:
-            self.slider.setValue(len(self.files) - 1)
-            self.show_index(len(self.files) - 1)
-
-    def show_index(self, index: int) -> None:
-        if not 0 <= index < len(self.files):
-            return
-        arrays = load_samples(self.files[index])
-        self.show_arrays(arrays.get("images"), arrays.get("codes"), arrays.get("labels"))
-        self.label.setText(self.files[index].stem.replace("_", " "))
-
-    def show_arrays(self, images, codes, labels) -> None:
-        if images is not None:
-            self.grid.set_image(mosaic(images))
-        self.codes_plot.setVisible(codes is not None)
-        if codes is not None:
-            colours = palette(10)[labels.astype(np.int64) % 10] if labels is not None else None
-            self.cloud.set_points(codes.astype(np.float32), colours)
-            self.codes_plot.getPlotItem().getViewBox().autoRange(items=[])
-            lo, hi = codes.min(0).astype(float), codes.max(0).astype(float)
-            self.codes_plot.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]))
 
 
 class TrainingMonitorTab(QWidget):
@@ -137,6 +59,7 @@ class TrainingMonitorTab(QWidget):
         self.started_at = 0.0
         self._last_step = 0
         self._progress_shown = 0.0
+        self.curve_names: dict[str, str] = {}  # metric -> curve name, from engine.run_models
         self.panel = TrainingPanel()
         self.curves = CurvePanel(PLOTS, columns=3, unsmoothed={"learning rate"}, log_y={"learning rate"})
         self.samples = SamplesView()
@@ -180,31 +103,41 @@ class TrainingMonitorTab(QWidget):
         if self.job is not None and not self.job.state.finished:
             self.say("A run is already going; stop it first.")
             return None
-        values = self.panel.settings()
         try:
-            settings = TrainSettings(epochs=values["epochs"], batch_size=values["batch_size"], lr=values["lr"],
-                                     seed=values["seed"], sample_every=values["sample_every"],
-                                     checkpoint_every=values["checkpoint_every"])
-            data = self._data_spec(values["data"])
-            if data is None:
-                return None
+            if resume_dir is not None:  # kind, settings and data come from the run folder
+                kind, hparams, settings, data = RunFolder(resume_dir).read_config()["kind"], None, None, None
+            else:
+                values = self.panel.settings()
+                kind, hparams = values["kind"], values["hparams"]
+                settings, data = self._new_run_inputs(values)
+                if data is None:  # the folder dialog was cancelled
+                    return None
         except GenScopeError as exc:
             self.say(str(exc))
             return None
-        run_dir = resume_dir or self.runs_root / f"{values['kind']}-{datetime.now():%Y%m%d-%H%M%S}"
+        self.run_dir = Path(resume_dir or self.runs_root / f"{kind}-{datetime.now():%Y%m%d-%H%M%S}")
         self.controls = Controls()
         self.curves.reset()
         self.samples.set_files([])
-        self.run_dir = Path(run_dir)
+        self._use_kind(kind)
         if resume_dir is not None:
             self._replay_metrics(self.run_dir)
-        self.job = self._submit(values, settings, data, resume_dir is not None)
+        self.job = self._submit(dict(kind=kind, hparams=hparams, data=data, settings=settings,
+                                     resume=resume_dir is not None))
         self.controls.on_diverged = self.job.pause
         self.started_at = time.monotonic()
         self._set_running(True)
         return self.job
 
-    def _data_spec(self, name: str) -> DataSpec | None:
+    def _new_run_inputs(self, values: dict) -> tuple[TrainSettings, DataSpec | None]:
+        """The form's settings over the model's defaults (engine.run_models), and its data set."""
+        entry = run_model(values["kind"])
+        form = {k: values[k] for k in ("epochs", "batch_size", "lr", "seed", "sample_every", "checkpoint_every",
+                                       "threads")}
+        settings = TrainSettings(**{**entry.settings, **form})
+        return settings, self._data_spec(values["data"], values["limit"], entry.data.get("val_limit"))
+
+    def _data_spec(self, name: str, limit: int | None, val_limit: int | None) -> DataSpec | None:
         """The chosen data set; "mnist-pick" asks for a folder holding mnist/ (None if cancelled)."""
         folder = str(self.context.data.path)
         if name == "mnist-pick":
@@ -212,19 +145,24 @@ class TrainingMonitorTab(QWidget):
             if not folder:
                 return None
             name = "mnist"
-        return DataSpec(name=name, folder=folder)
+        return DataSpec(name=name, folder=folder, limit=limit, val_limit=val_limit)
 
-    def _submit(self, values: dict, settings: TrainSettings, data: DataSpec, resume: bool) -> Job:
+    def _use_kind(self, kind: str) -> None:
+        """Curve names, live controls and the samples caption of a ``kind`` run."""
+        entry = run_model(kind)
+        self.curve_names = dict(entry.metrics) if entry else {}
+        self.panel.allow_controls(live_controls(kind))
+        if entry is not None:
+            self.samples.set_caption(entry.caption)
+
+    def _submit(self, run: dict) -> Job:
+        """``run_training`` of ``self.run_dir`` with the ``run`` keyword arguments, on the worker."""
         from engine.runs import run_training
 
         run_dir, controls, device = self.run_dir, self.controls, str(self.context.device)
-        kind, hparams = values["kind"], values["hparams"]
-        if resume:  # kind, settings and data come from the run folder
-            kind = hparams = data = settings = None
         return self.context.worker.submit(
-            lambda: run_training(run_dir, kind=kind, hparams=hparams, data=data, settings=settings,
-                                 controls=controls, resume=resume, device=device),
-            name=f"Training {kind}", on_event=self._on_event, on_error=self._on_error,
+            lambda: run_training(run_dir, **run, controls=controls, device=device),
+            name=f"Training {run['kind']}", on_event=self._on_event, on_error=self._on_error,
             on_finished=self._on_finished)
 
     def pause(self) -> None:
@@ -264,7 +202,7 @@ class TrainingMonitorTab(QWidget):
         elif isinstance(event, EpochEnd):
             for name, value in event.val.items():
                 plot = "loss" if name == "loss" else TERMS
-                self.curves.add_point(plot, f"val {name}", self._last_step, value)
+                self.curves.add_point(plot, f"val {self.curve_names.get(name, name)}", self._last_step, value)
         elif isinstance(event, Progress) and event.total:
             self._show_progress(event)
         elif isinstance(event, SamplesReady):
@@ -286,8 +224,8 @@ class TrainingMonitorTab(QWidget):
     def _add_step(self, e: TrainStep) -> None:
         self._last_step = e.step
         self.curves.add_point("loss", "train loss", e.step, e.loss)
-        for name, value in e.metrics.items():  # recon, kl, elbo (VAEs); bits_per_dim (autoregressive)
-            self.curves.add_point(TERMS, name, e.step, value)
+        for name, value in e.metrics.items():  # recon, kl, elbo (VAEs); bits/dim (autoregressive)
+            self.curves.add_point(TERMS, self.curve_names.get(name, name), e.step, value)
         self.curves.add_point("gradient norm", "grad norm", e.step, e.grad_norm)
         self.curves.add_point("learning rate", "lr", e.step, e.lr)
         self.curves.add_point("throughput (images/s)", "images/s", e.step, e.samples_per_s)

@@ -21,16 +21,17 @@ from PySide6.QtWidgets import (
 from PySide6.QtCore import Qt
 
 from app.widgets import spin_box
+from engine.run_models import presets, run_model
 
-#: model choice -> (kind, fixed hyper-parameters); defaults per model below.
-MODELS = {
-    "VAE (2-D latent)": ("vae", {"latent_dim": 2, "beta": 1.0}),
-    "β-VAE (2-D latent)": ("vae", {"latent_dim": 2, "beta": 4.0}),
-    "Autoencoder (2-D latent)": ("autoencoder", {"latent_dim": 2}),
-    "VAE (32-D latent)": ("vae", {"latent_dim": 32, "beta": 1.0}),
-}
+#: model choice -> (kind, fixed hyper-parameters); defaults, data sets and controls per kind in engine.run_models.
+MODELS = presets()
+#: data choice -> engine data set name ("mnist-pick" asks for a folder, then trains on "mnist").
 DATASETS = {"MNIST (data folder)": "mnist", "MNIST from another folder…": "mnist-pick",
             "Static binarized MNIST": "binarized_mnist", "Generated shapes (offline)": "generated"}
+
+
+def _engine_name(data: str) -> str:
+    return "mnist" if data == "mnist-pick" else data
 
 
 class TrainingPanel(QWidget):
@@ -46,6 +47,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self._view_box())
         layout.addWidget(self._runs_box())
         layout.addStretch(1)
+        self.use_model_defaults(self.model.currentText())
 
     def _setup_box(self) -> QGroupBox:
         box = QGroupBox("New run")
@@ -60,11 +62,44 @@ class TrainingPanel(QWidget):
         self.seed = spin_box(0, 2**31 - 1, 0)
         self.sample_every = spin_box(10, 100_000, 200, 50, tip="Steps between sample snapshots")
         self.checkpoint_every = spin_box(10, 100_000, 500, 50, tip="Steps between checkpoints")
-        for label, widget in (("Model", self.model), ("Data", self.data), ("Epochs", self.epochs),
-                              ("Batch size", self.batch), ("Learning rate", self.lr), ("Seed", self.seed),
-                              ("Samples every", self.sample_every), ("Checkpoint every", self.checkpoint_every)):
+        self.limit = spin_box(0, 10_000_000, 0, 1000, tip="Train on the first N images only (0: all of them)")
+        self.limit.setSpecialValueText("all")
+        self.threads = spin_box(0, 256, 0, tip="torch CPU threads for training (auto: one per core); "
+                                "1 is much faster when the cores are busy with other work")
+        self.threads.setSpecialValueText("auto")
+        for label, widget in (("Model", self.model), ("Data", self.data), ("Training images", self.limit),
+                              ("Epochs", self.epochs), ("Batch size", self.batch), ("Learning rate", self.lr),
+                              ("Seed", self.seed), ("Samples every", self.sample_every),
+                              ("Checkpoint every", self.checkpoint_every), ("CPU threads", self.threads)):
             form.addRow(label, widget)
+        self.model.currentTextChanged.connect(self.use_model_defaults)
         return box
+
+    def use_model_defaults(self, label: str) -> None:
+        """Form defaults, the data sets it can train on and its live controls for model choice ``label``."""
+        entry = run_model(MODELS[label][0])
+        s = entry.settings
+        for spin, name in ((self.epochs, "epochs"), (self.batch, "batch_size"), (self.lr, "lr"),
+                           (self.sample_every, "sample_every"), (self.checkpoint_every, "checkpoint_every")):
+            spin.setValue(s[name])
+        self.limit.setValue(entry.data.get("limit") or 0)
+        current = self.data.currentText()
+        usable = [text for text, name in DATASETS.items() if _engine_name(name) in entry.datasets]
+        self.data.blockSignals(True)
+        self.data.clear()
+        self.data.addItems(usable)
+        default = next(t for t in usable if DATASETS[t] == entry.datasets[0])
+        self.data.setCurrentText(current if current in usable else default)
+        self.data.blockSignals(False)
+        self.allow_controls(entry.controls)
+
+    def allow_controls(self, names) -> None:
+        """Enable the live-change widgets of the settings in ``names`` ("lr", "beta"); grey out the others."""
+        for name, what, widgets in (("lr", "learning rate", (self.new_lr, self.apply_lr)),
+                                    ("beta", "β", (self.new_beta, self.apply_beta))):
+            for widget in widgets:
+                widget.setEnabled(name in names)
+                widget.setToolTip("" if name in names else f"This model has no {what} to change.")
 
     def _control_box(self) -> QGroupBox:
         box = QGroupBox("Run")
@@ -136,6 +171,7 @@ class TrainingPanel(QWidget):
         kind, fixed = MODELS[self.model.currentText()]
         return {
             "kind": kind, "hparams": dict(fixed), "data": DATASETS[self.data.currentText()],
+            "limit": self.limit.value() or None, "threads": self.threads.value() or None,
             "epochs": self.epochs.value(), "batch_size": self.batch.value(), "lr": self.lr.value(),
             "seed": self.seed.value(), "sample_every": self.sample_every.value(),
             "checkpoint_every": self.checkpoint_every.value(),

@@ -180,6 +180,13 @@ class PixelCNN(nn.Module):
         nll = -self.log_prob(self.quantize(x), labels).mean()
         return nll, {"bits_per_dim": bits_per_dim(nll.detach(), self.height * self.width)}
 
+    def samples(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` images (n, H, W) float in [0, 1] from the fast sampler (:func:`engine.pixel_sampling.sample`)."""
+        from engine.pixel_sampling import sample  # it imports this module
+
+        done = sample(self, n, generator=generator)
+        return torch.from_numpy(done.image).float() / (self.levels - 1)
+
 
 def _as_linear(conv: nn.Conv2d) -> Tensor:
     """A (Cout, Cin, 1, k) convolution's weight as a linear map of the flattened (k, Cin) window: (Cout, k*Cin)."""

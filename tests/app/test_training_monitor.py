@@ -1,9 +1,12 @@
 """Training monitor driven with pytest-qt: live curves, samples, controls, runs."""
 
+import json
+
 import numpy as np
 import pytest
 
 from app.tabs.training_monitor import TrainingMonitorTab
+from app.tabs.training_panel import MODELS
 from app.worker import JobState
 from engine.run_folder import load_metrics
 
@@ -21,6 +24,7 @@ def tab(qtbot, make_window, tmp_path):
     p.batch.setValue(64)
     p.sample_every.setValue(20)
     p.checkpoint_every.setValue(20)
+    p.threads.setValue(1)  # small models: with 2 threads on busy cores every op waits for a descheduled thread
     yield tab
     tab.shutdown()
 
@@ -148,6 +152,7 @@ def test_use_a_run_in_the_explorer(qtbot, make_window, tmp_path, monkeypatch):
     p.data.setCurrentText("Generated shapes (offline)")
     p.epochs.setValue(1)
     p.batch.setValue(256)
+    p.threads.setValue(1)
     job = tab.start()
     qtbot.waitUntil(lambda: job.state.finished and p.buttons["Start"].isEnabled(), timeout=120000)
     p.runs.item(0).setSelected(True)
@@ -156,3 +161,43 @@ def test_use_a_run_in_the_explorer(qtbot, make_window, tmp_path, monkeypatch):
     assert window.tabs.currentWidget() is latent
     qtbot.waitUntil(lambda: latent.current is not None and latent.current.name == tab.run_dir.name, timeout=20000)
 
+
+def test_a_tiny_pixelcnn_trains_live_and_is_not_sent_to_the_latent_explorer(qtbot, make_window, tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setenv("GENSCOPE_RUNS", str(tmp_path / "runs"))
+    label = "PixelCNN (binarized MNIST)"
+    # a tiny network: this tests the wiring through the real worker (the default 32-channel one is ~15x slower per image)
+    monkeypatch.setitem(MODELS, label, ("pixelcnn", {"channels": 4, "layers": 2, "head": 8}))
+    window = make_window()
+    tab, p = window.tab_by_key["training"], window.tab_by_key["training"].panel
+    p.data.setCurrentText("Generated shapes (offline)")
+    p.model.setCurrentText(label)
+    assert (p.batch.value(), p.limit.value()) == (32, 10_000), "the PixelCNN's defaults"
+    assert p.data.currentText() == "Generated shapes (offline)" and not p.apply_beta.isEnabled()
+    p.limit.setValue(160)
+    p.batch.setValue(16)
+    p.epochs.setValue(1)
+    p.sample_every.setValue(10)
+    p.threads.setValue(1)  # tiny ops: on busy cores 2 threads made each step ~100x slower (11 ms -> 1.1 s)
+    job = tab.start()
+    qtbot.waitUntil(lambda: job.state.finished and p.buttons["Start"].isEnabled(), timeout=60000)
+    assert job.state is JobState.DONE, tab.status.text()
+    tab.curves.redraw()
+    assert tab.curves.series[("ELBO terms / bits per dim", "bits/dim")].n == 10
+    assert ("ELBO terms / bits per dim", "val bits/dim") in tab.curves.series
+    assert [f.name for f in tab.samples.files] == ["step_000010.npz"]
+    assert tab.samples.grid.image.shape == (56, 224) and "sampled" in tab.samples.grid.toolTip()
+    config = json.loads((tab.run_dir / "config.json").read_text())
+    assert config["kind"] == "pixelcnn" and config["settings"]["sample_count"] == 16
+    assert config["settings"]["threads"] == 1 and config["data"]["spec"]["limit"] == 160
+
+    window.tabs.setCurrentWidget(tab)
+    p.runs.item(0).setSelected(True)
+    tab.use_selected()  # routed by the main window to the tabs that take a PixelCNN, never the latent explorer
+    latent = window.tab_by_key["latent"]
+    assert not latent.accepts_checkpoint(config) and window.tabs.currentWidget() is not latent
+    taker = getattr(window.tabs.currentWidget(), "accepts_checkpoint", lambda c: False)(config)
+    assert taker or "no tab can use a 'pixelcnn' model" in window.statusBar().currentMessage()
+    entries = latent.panel.model.count()
+    latent.open_checkpoint(tab.run_dir / "checkpoints" / "last.safetensors", config)  # asked directly: refused
+    assert "has no latent space" in latent.panel.note.text() and latent.panel.model.count() == entries

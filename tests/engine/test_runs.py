@@ -22,6 +22,7 @@ from engine.errors import ConfigError, DataError, GenScopeError
 from engine.models.registry import load_model
 from engine.models.vae import VAE
 from engine.run_folder import optimizer_tensors, restore_optimizer, run_status
+from engine.run_models import check_run
 from engine.runs import (CheckpointSaved, Controls, DataSpec, Diverged, EpochEnd, RunFinished, RunStarted,
                          SamplesReady, SettingChanged, TrainSettings, TrainStep, list_runs, load_metrics,
                          load_samples, open_run, run_training, sample_files)
@@ -33,7 +34,7 @@ DATA = DataSpec("generated", size=96)  # 6 batches of 16
 
 def settings(**kw) -> TrainSettings:
     base = dict(epochs=1, batch_size=16, checkpoint_every=100, sample_every=100, log_every=2, device="cpu",
-                sample_count=4, code_count=20, seed=3)
+                sample_count=4, code_count=20, seed=3, threads=1)  # tiny ops: 2 threads on busy cores crawl
     return TrainSettings(**{**base, **kw})
 
 
@@ -320,3 +321,50 @@ def test_cli_trains_and_resumes_a_run_folder(tmp_path, capsys):
     assert len(sample_files(run)) == 2 and step_records(run) == [1, 2, 3, 4]
     assert cli.main(["train", "vae", "--epochs", "1"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+TINY_PIXELCNN = {"channels": 4, "layers": 2, "head": 8}
+
+
+def test_pixelcnn_run_logs_bits_per_dim_writes_sample_grids_and_resumes(tmp_path):
+    run, controls = tmp_path / "pixelcnn", Controls()
+    events = run_training(run, kind="pixelcnn", hparams=TINY_PIXELCNN, data=DATA, controls=controls,
+                          settings=settings(sample_every=3, checkpoint_every=3))
+    advance_to_step(events, 4)
+    with pytest.raises(ConfigError, match="no beta"):
+        controls.set_beta(2.0)
+    events.close()
+    steps = [r for r in load_metrics(run) if r["type"] == "step"]
+    assert [r["step"] for r in steps] == [1, 2, 3, 4]
+    for r in steps:  # bits/dim is the loss (nats per image) over 784 ln 2
+        assert r["metrics"]["bits_per_dim"] == pytest.approx(r["loss"] / (784 * np.log(2)), rel=1e-5)
+    grid = load_samples(sample_files(run)[0])
+    assert set(grid) == {"images"} and grid["images"].shape == (4, 28, 28)
+    assert set(np.unique(grid["images"])) <= {0.0, 1.0}  # binary images, no latent codes
+
+    rest = list(run_training(run, resume=True))
+    assert rest[0].resumed and rest[0].step == 4 and isinstance(rest[-1], RunFinished)
+    assert [e.step for e in rest if isinstance(e, TrainStep)] == [5, 6]
+    assert "bits_per_dim" in next(e for e in rest if isinstance(e, EpochEnd)).val
+    assert [p.name for p in sample_files(run)] == ["step_000003.npz", "step_000006.npz"]
+    again = [e for e in run_training(tmp_path / "twin", kind="pixelcnn", hparams=TINY_PIXELCNN, data=DATA,
+                                     settings=settings(sample_every=3)) if isinstance(e, SamplesReady)]
+    np.testing.assert_array_equal(again[-1].images, load_samples(sample_files(run)[-1])["images"])  # same seed
+
+
+def test_pixelcnn_runs_refuse_grey_levels_and_foreign_data(tmp_path):
+    with pytest.raises(ConfigError, match="levels = 2"):
+        next(run_training(tmp_path / "grey", kind="pixelcnn", hparams={**TINY_PIXELCNN, "levels": 16}, data=DATA))
+    assert not (tmp_path / "grey").exists()
+    with pytest.raises(ConfigError, match="cannot train on"):
+        check_run("vae", {}, "speech")
+
+
+def test_cli_trains_a_pixelcnn_run_with_its_defaults(tmp_path):
+    run = tmp_path / "cli-pixelcnn"
+    assert cli.main(["--device", "cpu", "train", "pixelcnn", "--dataset", "generated", "--limit", "32", "--channels",
+                     "4", "--layers", "2", "--batch-size", "16", "--epochs", "1", "--threads", "1", "--run-dir", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["kind"] == "pixelcnn" and config["hparams"]["channels"] == 4
+    assert config["settings"]["sample_count"] == 16 and config["data"]["spec"]["val_limit"] == 2000
+    assert step_records(run) == [1, 2] and load_samples(sample_files(run)[-1])["images"].shape == (16, 28, 28)
