@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 
 @dataclass(frozen=True)
@@ -22,27 +21,16 @@ class TabSpec:
     build: Callable[[object], QWidget]
 
 
-class PlaceholderTab(QWidget):
-    """A tab whose capability is not built yet: one honest line, nothing else."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.label = QLabel(text)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.label.setWordWrap(True)
-        self.label.setObjectName("placeholder")
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.label)
-
-
-def _placeholder(text: str) -> Callable[[object], QWidget]:
-    return lambda context: PlaceholderTab(text)
-
-
 def _latent(context) -> QWidget:
     from app.tabs.latent_explorer import LatentExplorerTab
 
     return LatentExplorerTab(context)
+
+
+def _sampler(context) -> QWidget:
+    from app.tabs.sampler import SamplerTab
+
+    return SamplerTab(context)
 
 
 def _training(context) -> QWidget:
@@ -59,8 +47,7 @@ def _gmm(context) -> QWidget:
 
 TABS: list[TabSpec] = [
     TabSpec("Latent explorer", "latent", _latent),
-    TabSpec("Sampler", "sampler",
-            _placeholder("Not built yet: PixelCNN painting and WaveNet audio arrive with the sampler work.")),
+    TabSpec("Sampler", "sampler", _sampler),
     TabSpec("GMM fitter", "gmm", _gmm),
     TabSpec("Training monitor", "training", _training),
 ]

@@ -18,6 +18,19 @@ def to_qimage(image: np.ndarray, invert: bool = False) -> QImage:
     return QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
 
 
+def read_picture(path) -> np.ndarray | None:
+    """Any image file Qt can read -> (h, w) uint8 grey or (h, w, 4) uint8 RGBA; None if unreadable."""
+    image = QImage(str(path))
+    if image.isNull():
+        return None
+    grey = image.isGrayscale()
+    image = image.convertToFormat(QImage.Format.Format_Grayscale8 if grey else QImage.Format.Format_RGBA8888)
+    h, w, channels = image.height(), image.width(), 1 if grey else 4
+    rows = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * h).reshape(h, -1)
+    pixels = rows[:, : w * channels].reshape(h, w, channels).copy()
+    return pixels[..., 0] if grey else pixels
+
+
 def save_png(image: np.ndarray, path: str, scale: int = 4) -> None:
     """Write (H, W) [0, 1] to a PNG, upscaled ``scale`` times with nearest pixels."""
     big = np.kron(np.asarray(image, np.float32), np.ones((scale, scale), np.float32))

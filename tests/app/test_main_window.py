@@ -7,7 +7,6 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.audio import AudioStatus
 from app.main_window import build_context, parse_args, startup_notices
-from app.tabs import PlaceholderTab
 from app.worker import JobState
 from engine.checkpoints import save_checkpoint
 from engine.data.folder import DataFolder
@@ -17,16 +16,11 @@ def menu_texts(window):
     return {a.text().replace("&", ""): a for a in window.menuBar().actions()}
 
 
-def test_title_tabs_and_placeholders(make_window):
+def test_title_and_tabs(make_window):
     window = make_window()
     assert window.windowTitle() == "GenScope"
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles == ["Latent explorer", "Sampler", "GMM fitter", "Training monitor"]
-    for i in range(window.tabs.count()):
-        tab = window.tabs.widget(i)
-        if isinstance(tab, PlaceholderTab):
-            assert tab.label.text().startswith("Not built yet")
-            assert "\n" not in tab.label.text()
 
 
 def test_menus(make_window):
