@@ -10,8 +10,15 @@ image from the same seed; the bench checks they are identical.
 - ``batch16_s``: 16 images at once, fast sampler, target <= 5
 - ``first_call_s``: the first fast image of the process (includes loading the
   compiled numba step from its cache, or compiling it on a fresh checkout)
+- ``paint_fps``: redraws per second of the Sampler tab's live canvas (the real
+  page, offscreen, real Qt event loop) from its first painted pixel to the
+  end of the real sampler job,
+  target >= 30: the lower of ``paint_fps_watch`` (one image at the default
+  400 pixels/s) and ``paint_fps_full_speed`` (16 images as fast as the
+  worker goes); ``paint_pixels_per_s`` is the painting speed of the latter
+  (compare with 16 x 784 / batch16_s headless)
 
-    python bench/pixelcnn.py [--repeats 3] [--strategy top-p --top-p 0.9]
+    python bench/pixelcnn.py [--repeats 3] [--strategy top-p --top-p 0.9] [--no-gui]
 
 The last printed line is one JSON object.
 """
@@ -20,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -53,11 +62,61 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
+def paint_fps(n_images: int, speed: int | None) -> tuple[float, float]:
+    """(redraws per second, pixels per second) of the real Sampler page painting ``n_images`` at ``speed``."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.audio import AudioStatus
+    from app.main_window import AppContext
+    from app.tabs.sampler_image import ImageSamplerPage
+    from app.tabs.sampler_image_panel import SPEEDS
+    from app.worker import EngineWorker
+    from engine.data.folder import DataFolder
+    from engine.device import select_device
+
+    app = QApplication.instance() or QApplication([])
+    data = DataFolder(Path(tempfile.mkdtemp()) / "no-data", "explicit")
+    audio = AudioStatus(False, reason="not needed here")
+    context = AppContext(select_device("cpu"), data, EngineWorker("bench"), audio, [])
+    page = ImageSamplerPage(context)
+    page.resize(1200, 760)
+    page.show()
+    loop = QEventLoop()
+    context.worker.job_finished.connect(lambda job: loop.quit())
+    while page.model is None:
+        loop.exec()
+    page.panel.mode.setCurrentText("Single image" if n_images == 1 else "Batch grid")
+    page.panel.n_images.setValue(n_images)
+    page.panel.speed.setCurrentIndex([s for _, s in SPEEDS].index(speed))
+    first: list[tuple[float, int]] = []  # (time, redraws) when the first pixel arrived
+
+    def probe() -> None:
+        if not first and page.board.ticks > 0:
+            first.append((time.perf_counter(), page.redraws))
+
+    timer = QTimer(interval=1)
+    timer.timeout.connect(probe)
+    timer.start()
+    job = page.start()
+    while not job.state.finished:
+        loop.exec()
+    timer.stop()
+    seconds = time.perf_counter() - first[0][0]
+    fps = (page.redraws - first[0][1]) / seconds
+    page.shutdown()
+    context.worker.shutdown()
+    app.processEvents()
+    return fps, n_images * 784 / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--strategy", default="sample")
     parser.add_argument("--top-p", type=float, default=None)
+    parser.add_argument("--no-gui", action="store_true", help="skip paint_fps (no Qt)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     strategy = make_strategy(args.strategy, top_p=args.top_p)
@@ -84,8 +143,15 @@ def main() -> None:
         "batch16_s": round(batch16_s, 3),
         "first_call_s": round(first_s, 3),
         "naive_equals_fast": bool(np.array_equal(naive.image, fast[0][1].image)),
-        "targets": {"sample_s": 1.0, "speedup_fast_vs_naive": 10, "batch16_s": 5},
+        "targets": {"sample_s": 1.0, "speedup_fast_vs_naive": 10, "batch16_s": 5, "paint_fps": 30},
     }
+    if not args.no_gui:
+        watch_fps, _ = paint_fps(1, 400)
+        full_fps, pixels_per_s = paint_fps(16, None)
+        print(f"live canvas: {watch_fps:.1f} redraws/s watching one image, {full_fps:.1f} at full speed "
+              f"({pixels_per_s:.0f} pixels/s)", file=sys.stderr)
+        result.update(paint_fps=round(min(watch_fps, full_fps), 1), paint_fps_watch=round(watch_fps, 1),
+                      paint_fps_full_speed=round(full_fps, 1), paint_pixels_per_s=round(pixels_per_s))
     print(json.dumps(result))
 
 

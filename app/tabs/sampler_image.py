@@ -46,11 +46,11 @@ class Throttle:
         due = time.perf_counter()
         for event in events:
             rate = self.rate
+            delay = 0.0
             if rate:  # after a pause, catch up by at most 50 ms worth of pixels
                 due = max(due + 1.0 / rate, time.perf_counter() - 0.05)
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
+                delay = max(0.0, due - time.perf_counter())
+            time.sleep(delay)  # sleep(0) too: hands the GIL to the GUI thread at once, so redraws keep up
             yield event
 
 
