@@ -1,6 +1,6 @@
 """Sampler tab: autoregressive models generating, one mode per kind of output.
 
-A switch ("Images", later "Audio") over a stack of pages. Each page is a
+A switch ("Images": PixelCNN, "Audio": WaveNet) over a stack of pages. Each page is a
 QWidget that may implement ``accepts_checkpoint(config)``,
 ``open_checkpoint(path, config)`` and ``shutdown()``; the tab forwards
 them. Pages are added with :meth:`SamplerTab.add_mode`.
@@ -28,10 +28,13 @@ class SamplerTab(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(self.mode_row)
         layout.addWidget(self.stack, 1)
+        from app.tabs.sampler_audio import AudioSamplerPage
         from app.tabs.sampler_image import ImageSamplerPage
 
         self.images = ImageSamplerPage(context)
         self.add_mode("Images", self.images)
+        self.audio = AudioSamplerPage(context)
+        self.add_mode("Audio", self.audio)
 
     def add_mode(self, title: str, page: QWidget) -> None:
         """Add a page with a mode button ``title``; the first page added is shown."""

@@ -115,3 +115,12 @@ def test_a_broken_priming_file_is_named(qtbot, make_window, tiny_checkpoint, tmp
     page.panel.prime.setCurrentIndex(2)
     page.prime_file = str(tmp_path / "bad.wav")
     assert page.start() is None and "bad.wav" in page.note.text()
+
+
+def test_file_open_checkpoint_routes_a_wavenet_to_the_audio_mode(qtbot, make_window, tiny_checkpoint):
+    window = make_window()
+    window.open_checkpoint(tiny_checkpoint)
+    sampler = window.tab_by_key["sampler"]
+    qtbot.waitUntil(lambda: sampler.audio.model is not None, timeout=10000)
+    assert window.tabs.currentWidget() is sampler and sampler.stack.currentWidget() is sampler.audio
+    assert "tiny_wavenet (opened)" in [sampler.audio.panel.model.itemText(i) for i in range(sampler.audio.panel.model.count())]
