@@ -1,8 +1,10 @@
 """Drive the real GenScope window and save README screenshots.
 
-Run under a (virtual) display:  xvfb-run -a .venv/bin/python scripts/demo_shots.py docs/
+Run under a (virtual) display:  xvfb-run -a .venv/bin/python scripts/demo_shots.py docs/ [sampler]
 Each shot is the real window rendered by Qt (QWidget.grab) after scripted
-interaction: hovering and pinning in the latent explorer, a fitted mixture.
+interaction: hovering and pinning in the latent explorer, a fitted mixture,
+a PixelCNN painting and a comparison of decoding strategies. A second
+argument ``sampler`` takes only the Sampler's shots.
 """
 
 import os
@@ -26,7 +28,43 @@ def pump(app: QApplication, seconds: float) -> None:
         time.sleep(0.01)
 
 
-def main(out_dir: str) -> None:
+def wait_until(app: QApplication, condition, timeout: float) -> None:
+    end = time.time() + timeout
+    while not condition() and time.time() < end:
+        pump(app, 0.05)
+
+
+def sampler_shots(app: QApplication, window: MainWindow, out: Path) -> None:
+    """Image mode: the lens on a digit, its rotation and noise, a digit half painted, then a comparison."""
+    tab = window.tab_by_key["sampler"]
+    window.tabs.setCurrentWidget(tab)
+    page, panel = tab.images, tab.images.panel
+    wait_until(app, lambda: page.model is not None, 30)
+    panel.index.setValue(7)
+    for source in ("The digit above", "Rotated digit", "Noise"):
+        panel.lens_source.setCurrentText(source)
+        page.lens.measure()
+        pump(app, 1)
+    wait_until(app, lambda: page.hist.nlls is not None, 120)
+    panel.strategy_name.setCurrentText("top-p")
+    panel.seed.setValue(2)
+    panel.speed.setCurrentText("400 pixels/s")
+    page.start()
+    wait_until(app, lambda: page.board.ticks >= 410, 30)
+    page.pause()
+    pump(app, 0.5)
+    window.grab().save(str(out / "sampler_images.png"))
+    page.stop()
+    panel.mode.setCurrentText("Compare strategies")
+    panel.n_images.setValue(4)
+    panel.speed.setCurrentText("As fast as possible")
+    page.start()
+    wait_until(app, lambda: page.board.finished is not None, 60)
+    pump(app, 0.5)
+    window.grab().save(str(out / "sampler_compare.png"))
+
+
+def main(out_dir: str, only: str | None = None) -> None:
     out = Path(out_dir)
     app = QApplication([sys.argv[0]])
     settings = QSettings(str(out / ".demo_settings.ini"), QSettings.Format.IniFormat)
@@ -34,6 +72,11 @@ def main(out_dir: str) -> None:
     window = MainWindow(build_context(parse_args([]), settings), settings)
     window.resize(1280, 820)
     window.show()
+    if only == "sampler":
+        sampler_shots(app, window, out)
+        window.close()
+        Path(out / ".demo_settings.ini").unlink(missing_ok=True)
+        return
     latent = window.tab_by_key["latent"]
     pump(app, 3)
     latent.panel.show_prior.setChecked(True)
@@ -57,6 +100,7 @@ def main(out_dir: str) -> None:
     gmm.show_frame(len(gmm.frames) - 1)
     pump(app, 1)
     window.grab().save(str(out / "gmm_fitter.png"))
+    sampler_shots(app, window, out)
     training = window.tab_by_key["training"]
     window.tabs.setCurrentWidget(training)
     training.panel.data.setCurrentText("MNIST (data folder)")
@@ -75,4 +119,4 @@ def main(out_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs")
+    main(sys.argv[1] if len(sys.argv) > 1 else "docs", sys.argv[2] if len(sys.argv) > 2 else None)
