@@ -4,7 +4,7 @@ A run is :func:`engine.wave_sampling.generate_steps` on the main worker; each
 :class:`~engine.wave_sampling.AudioChunk` goes to the
 :class:`~app.audio.StreamPlayer` (which opens the sound device once 0.3 s
 is buffered) and to the :class:`~app.widgets.audio_views.AudioScope`, which
-a 30 ms timer redraws when it changed. Without a sound device generation
+a 40 ms timer redraws when it changed. Without a sound device generation
 still runs and shows everything; the panel says why there is no sound.
 Stop, or closing the window, cancels the job within one chunk and aborts
 the stream.
@@ -34,7 +34,7 @@ from engine.events import Done
 from engine.models.registry import load_model
 from engine.wave_sampling import AudioChunk, AudioDone, generate_steps
 
-REDRAW_MS = 30
+REDRAW_MS = 40
 
 
 @dataclass

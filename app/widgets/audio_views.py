@@ -91,20 +91,29 @@ class AudioScope(pg.GraphicsLayoutWidget):
         return len(self.audio) / self.rate
 
     def render(self) -> None:
-        """Push the data into the plots (call from a timer; does nothing when unchanged)."""
+        """Push the data into the plots (call from a timer; does nothing when unchanged).
+
+        While generating only the visible window is pushed, so a frame costs
+        the same at second 1 and at second 60.
+        """
         if not self.dirty:
             return
         self.dirty = False
-        t = np.arange(len(self.audio), dtype=np.float32) / self.rate
-        self.wave.setData(t, self.audio)
-        if len(self.spec):
-            self.spec_img.setImage(self.spec, autoLevels=False)
-            self.spec_img.setRect(QRectF(N_FFT / 2 / self.rate, 0, len(self.spec) * HOP / self.rate, self.rate / 2))
-        if len(self.log_probs):
-            self.prob_img.setImage(self.log_probs, autoLevels=False)
-            self.prob_img.setRect(QRectF(0, 0, len(self.log_probs) * self.prob_stride / self.rate, self.levels))
         end = max(self.seconds, 1e-3)
         start = max(0.0, end - self.window_s) if self.generating else 0.0
+        first = int(start * self.rate)
+        t = np.arange(first, len(self.audio), dtype=np.float32) / self.rate
+        self.wave.setData(t, self.audio[first:])
+        spec0 = max(0, int(first / HOP) - 1) if self.generating else 0
+        if len(self.spec) > spec0:
+            self.spec_img.setImage(self.spec[spec0:], autoLevels=False)
+            self.spec_img.setRect(QRectF((spec0 * HOP + N_FFT / 2) / self.rate, 0,
+                                         (len(self.spec) - spec0) * HOP / self.rate, self.rate / 2))
+        prob0 = first // self.prob_stride if self.generating else 0
+        if len(self.log_probs) > prob0:
+            self.prob_img.setImage(self.log_probs[prob0:], autoLevels=False)
+            self.prob_img.setRect(QRectF(prob0 * self.prob_stride / self.rate, 0,
+                                         (len(self.log_probs) - prob0) * self.prob_stride / self.rate, self.levels))
         self.wave_plot.setXRange(start, max(end, start + (self.window_s if self.generating else 0)), padding=0)
 
     def finish(self) -> None:

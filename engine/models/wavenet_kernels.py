@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - numba is optional
         return lambda f: f
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=True, nogil=True, inline="always")
 def fast_tanh(x):  # pragma: no cover - compiled
     """tanh(x) in float32 to 3e-7 absolute: a [13/6] rational fit (Eigen's fast tanh); libm's tanh is ~9x slower."""
     x = min(max(x, np.float32(-7.90531110763549805)), np.float32(7.90531110763549805))
@@ -58,7 +58,7 @@ def fast_tanh(x):  # pragma: no cover - compiled
     return x * p / q
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def network_step(prev, t, dil, queue, emb, wd, bd, wr, br, ws, bs, w1, b1, w2, b2, head, logits):  # pragma: no cover
     """Advance every stream b by one step fed ``prev[b]``; with ``head`` fill logits (B, Q)."""
     n_layers, batch, _, r = queue.shape
@@ -109,7 +109,7 @@ def network_step(prev, t, dil, queue, emb, wd, bd, wr, br, ws, bs, w1, b1, w2, b
                 logits[b, j] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def choose(logits, greedy, temperature, top_k, top_p, min_p, u):  # pragma: no cover - compiled
     """One value from logits (Q,) under the strategy; returns (value, log p_model(value))."""
     q = logits.shape[0]
@@ -151,7 +151,7 @@ def choose(logits, greedy, temperature, top_k, top_p, min_p, u):  # pragma: no c
     return value, x[value] - lse
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def generate_chunk(prev, t0, n, dil, queue, weights, strategy, uniforms, forced, n_forced,
                    codes_out, logp_out, probs_out, prob_stride):  # pragma: no cover - compiled
     """Generate ``n`` steps for stream 0 from time ``t0`` fed ``prev``; returns the last code.
