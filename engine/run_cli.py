@@ -28,7 +28,7 @@ from engine import distributed
 from engine.checkpoints import _write_atomic
 from engine.errors import ConfigError, GenScopeError
 from engine.events import Message, Progress
-from engine.run_data import DATASETS, DataSpec
+from engine.run_data import AUDIO_DATASETS, DATASETS, DataSpec
 from engine.run_models import run_model
 from engine.run_types import Controls, Diverged, RunFinished, RunStarted, TrainSettings
 from engine.runs import open_run
@@ -67,7 +67,9 @@ def _data(args: argparse.Namespace) -> DataSpec:
     """The data set the command line names (default: the model's first), with the model's validation subset."""
     entry = run_model(args.kind)
     name = args.dataset or (entry.datasets[0] if entry else "mnist")
-    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit") if entry else None)
+    extra = {"segment": args.segment} if getattr(args, "segment", None) and name in AUDIO_DATASETS else {}
+    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit") if entry else None,
+                    **extra)
 
 
 class _TensorBoard:

@@ -10,6 +10,10 @@ arrays. Three sets for now:
   re-binarization; validation on its valid split.
 - ``generated``: :func:`engine.data.generated.generated_digits`, made with
   numpy from a seed; works with no data folder. Dynamically binarized.
+- ``fsdd``: the Free Spoken Digit Dataset (8 kHz), training rows of
+  ``segment`` μ-law codes with the digit last; validation on rows of the
+  official test split.
+- ``generated_audio``: tones and plucked strings (label: the note), offline.
 
 :func:`make_samples` draws what the training monitor shows: decodes of fixed
 latent codes z for latent models, or ``model.samples(n, generator)`` for
@@ -30,7 +34,8 @@ from engine.data.mnist import load_binarized_mnist, load_mnist
 from engine.device import make_generator, torch_threads
 from engine.errors import ConfigError, DataError
 
-DATASETS = ("mnist", "binarized_mnist", "generated")
+DATASETS = ("mnist", "binarized_mnist", "generated", "fsdd", "generated_audio")
+AUDIO_DATASETS = ("fsdd", "generated_audio")
 MNIST_LICENSE = "CC BY-SA 3.0"
 _FIXED_Z_SEED = 7_777  # added to the run seed: the z behind every samples grid of a run
 
@@ -43,7 +48,8 @@ class DataSpec:
     :func:`engine.data.folder.resolve_data_folder`); ``limit``: use only the
     first N training examples; ``val_limit``: validate on only the first N
     validation examples; ``size`` and ``seed``: how many generated images and
-    from which seed (``generated`` only).
+    from which seed (``generated`` only); ``segment``: samples per training
+    row of the audio sets.
     """
 
     name: str = "generated"
@@ -52,12 +58,13 @@ class DataSpec:
     size: int = 5000
     seed: int = 0
     val_limit: int | None = None
+    segment: int = 1024
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
             raise ConfigError(f"Unknown data set {self.name!r}; choose from: {', '.join(DATASETS)}.")
         limits = (self.limit, self.val_limit)
-        if any(n is not None and n < 1 for n in limits) or self.size < 1:
+        if any(n is not None and n < 1 for n in limits) or self.size < 1 or self.segment < 2:
             raise ConfigError(f"limit, val_limit and size must be positive, got {self.limit}, {self.val_limit} "
                               f"and {self.size}.")
 
@@ -122,9 +129,25 @@ def _generated(spec: DataSpec) -> RunData:
     return RunData(images, val, labels, True, info)
 
 
+def _audio(spec: DataSpec) -> RunData:
+    """Training and validation rows (N, segment + 1) int16: μ-law codes (256 levels), the label last."""
+    from engine.data.audio import clip_rows, generated_audio, load_fsdd
+
+    if spec.name == "fsdd":
+        train, val = load_fsdd(_root(spec), "train", "digit"), load_fsdd(_root(spec), "test", "digit")
+    else:
+        train, val = generated_audio(max(spec.size // 10, 20), seed=spec.seed), generated_audio(20, seed=spec.seed + 1)
+    rows, val_rows = clip_rows(train, spec.segment), clip_rows(val, spec.segment)
+    info = {**train.info, "rows": f"{len(rows)} rows of {spec.segment} samples", "sample_rate": train.rate,
+            "validation": f"{len(val_rows)} rows of {val.info.get('split', 'held-out clips')}"}
+    return RunData(rows, val_rows, rows[:, -1].astype(np.uint8), False, info)
+
+
 def load_run_data(spec: DataSpec) -> RunData:
     """Load the data set ``spec`` names (DataError with the folder and the download command if missing)."""
-    data = {"mnist": _mnist, "binarized_mnist": _binarized, "generated": _generated}[spec.name](spec)
+    loaders = {"mnist": _mnist, "binarized_mnist": _binarized, "generated": _generated, "fsdd": _audio,
+               "generated_audio": _audio}
+    data = loaders[spec.name](spec)
     if spec.limit:
         labels = data.labels[: spec.limit] if data.labels is not None else None
         data = RunData(data.train[: spec.limit], data.val, labels, data.binarize, data.info)
@@ -170,7 +193,8 @@ def make_samples(model: nn.Module, z: torch.Tensor | None, subset: torch.Tensor,
 
     Latent models: images = decode(z) (G, 28, 28) float16 and, when
     latent_dim == 2, codes = encoder means of ``subset`` (M, 2) float16.
-    Other models: images = ``model.samples(count, generator)`` with a
+    WaveNet: audio = ``model.audio_samples(count, seed)`` (G, T) float32 and
+    its rate. Other models: images = ``model.samples(count, generator)`` with a
     generator seeded by ``seed`` (the same noise every time), on one torch
     thread.
     """
@@ -184,6 +208,9 @@ def make_samples(model: nn.Module, z: torch.Tensor | None, subset: torch.Tensor,
                 mu = torch.cat([model.encode(chunk.to(device))[0] for chunk in subset.split(500)])
                 out["codes"] = mu.float().cpu().numpy().astype(np.float16)
             return out
+        if hasattr(model, "audio_samples"):  # WaveNet: clips from the compiled cached step
+            audio = model.audio_samples(count, seed + _FIXED_Z_SEED)
+            return {"audio": audio.astype(np.float32), "rate": np.array(model.sample_rate)}
         if hasattr(model, "samples"):  # autoregressive: tiny ops per pixel, fastest on one thread
             gen = make_generator(seed + _FIXED_Z_SEED, device)
             with torch_threads(1):

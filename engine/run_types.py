@@ -109,14 +109,17 @@ class RunStarted:
 
 @dataclass(frozen=True, eq=False)
 class SamplesReady:
-    """Periodic samples at ``step``: images (G, H, W) float16 in [0, 1]; codes (M, 2) float16 and labels (M,)
-    uint8 of a fixed training subset when the latent space is 2-D (else None); ``path`` of the .npz."""
+    """Periodic samples at ``step``: images (G, H, W) float16 in [0, 1] (None for audio models); codes (M, 2)
+    float16 and labels (M,) uint8 of a fixed training subset when the latent space is 2-D (else None); ``path``
+    of the .npz; ``audio`` (G, T) float32 clips at ``rate`` Hz for audio models (else None)."""
 
     step: int
-    images: np.ndarray
+    images: np.ndarray | None
     codes: np.ndarray | None
     labels: np.ndarray | None
     path: str
+    audio: np.ndarray | None = None
+    rate: int = 0
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from engine.models.registry import build_model, load_model
 from engine.pixelcnn_cli import add_pixelcnn_args, cmd_eval_pixelcnn, cmd_train_pixelcnn, pixelcnn_hparams
 from engine.run_cli import add_run_args, cmd_train_run
 from engine.training import EpochEnd, checkpoint_config, train
-from engine.wavenet_cli import add_wavenet_args, cmd_eval_wavenet, cmd_train_wavenet
+from engine.wavenet_cli import add_wavenet_args, cmd_eval_wavenet, cmd_train_wavenet, wavenet_hparams
 
 KINDS = ("vae", "autoencoder", "ppca", "pixelcnn", "wavenet")
 MNIST_LICENSE = "CC BY-SA 3.0"
@@ -48,6 +48,10 @@ def _data_info(n: int, binarization: str, validation: str | None = None) -> dict
 
 
 def _hparams(args: argparse.Namespace) -> dict:
+    if args.kind == "wavenet":
+        if args.condition == "speaker":
+            raise ConfigError("A WaveNet run conditions on the digit or on nothing (--condition digit|none).")
+        return wavenet_hparams(args, 10 if args.condition == "digit" else 0)
     if args.kind == "pixelcnn":
         return pixelcnn_hparams(args)
     if args.kind == "ppca":
@@ -110,7 +114,7 @@ def _fit_ppca(model, images: np.ndarray, out: Path) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.run_dir:  # a run folder for the training monitor (engine/run_cli.py)
-        return cmd_train_run(args, _hparams(args) if args.kind in ("vae", "autoencoder", "pixelcnn") else None)
+        return cmd_train_run(args, _hparams(args) if args.kind in ("vae", "autoencoder", "pixelcnn", "wavenet") else None)
     if not args.out:
         raise ConfigError("Say where the model goes: --out FILE.safetensors (or --run-dir DIR for a run folder).")
     if args.kind == "pixelcnn":

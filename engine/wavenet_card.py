@@ -61,7 +61,7 @@ def write_wavenet_card(checkpoint: Path, config: dict, name: str = "wavenet") ->
     """Write ``<checkpoint>.md`` beside the weights and return its path."""
     checkpoint = Path(checkpoint)
     hp, t = config["hparams"], config.get("training", {})
-    cmd = (f"python -m engine train wavenet --data-set fsdd --condition {hp['cond_name']} --residual {hp['residual']} "
+    cmd = (f"python -m engine train wavenet --dataset fsdd --condition {hp['cond_name']} --residual {hp['residual']} "
            f"--skip {hp['skip']} --layers-per-stack {hp['layers_per_stack']} --stacks {hp['stacks']} "
            f"--batch-size {t.get('batch_size')} --lr {t.get('lr')} --lr-decay {t.get('lr_decay')} "
            f"--epochs {t.get('epochs')} --threads 1 --seed {t.get('seed')} --out assets/{name}.safetensors")

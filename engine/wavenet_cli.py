@@ -1,6 +1,6 @@
 """``train wavenet``, ``eval wavenet`` and ``sample wavenet``: the WaveNet's half of those commands.
 
-    python -m engine train wavenet --data-set fsdd --condition digit --epochs 3 --out assets/wavenet.safetensors
+    python -m engine train wavenet --dataset fsdd --condition digit --epochs 3 --out assets/wavenet.safetensors
     python -m engine eval wavenet --checkpoint assets/wavenet.safetensors [--save]
     python -m engine sample wavenet --seconds 3 --digit 7 --out seven.wav
 
@@ -28,14 +28,22 @@ from engine.models.wavenet import WaveNet, bits_per_sample
 from engine.models.registry import load_model
 from engine.training import CheckpointSaved, EpochEnd, train
 
-AUDIO_DATA = ("fsdd", "generated", "folder")
+
+
+def _audio_data(args: argparse.Namespace) -> str:
+    """"folder", "fsdd" (the default) or "generated_audio" from --audio-folder / --dataset."""
+    if args.audio_folder:
+        return "folder"
+    name = getattr(args, "dataset", None) or "fsdd"
+    if name not in ("fsdd", "generated_audio"):
+        raise ConfigError(f"A WaveNet trains on audio: --dataset fsdd or generated_audio (or --audio-folder), not {name!r}.")
+    return name
 
 
 def add_wavenet_args(p: argparse.ArgumentParser) -> None:
     """Options of ``train wavenet`` (ignored by the other kinds)."""
     g = p.add_argument_group("wavenet")
-    g.add_argument("--data-set", choices=AUDIO_DATA, default="fsdd", help="fsdd (default), generated, or folder")
-    g.add_argument("--audio-folder", default=None, help="folder of WAV/FLAC files (with --data-set folder)")
+    g.add_argument("--audio-folder", default=None, help="train on this folder of WAV/FLAC files instead of --dataset")
     g.add_argument("--condition", choices=CONDITIONS, default="digit", help="global conditioning (default digit)")
     g.add_argument("--mu-levels", type=int, default=256, help="μ-law levels (default 256)")
     g.add_argument("--residual", type=int, default=32, help="residual channels (default 32)")
@@ -47,21 +55,21 @@ def add_wavenet_args(p: argparse.ArgumentParser) -> None:
 
 
 def wavenet_hparams(args: argparse.Namespace, n_classes: int) -> dict:
+    data = _audio_data(args)
     return {"levels": args.mu_levels, "residual": args.residual, "skip": args.skip,
             "layers_per_stack": args.layers_per_stack, "stacks": args.stacks, "cond_classes": n_classes,
-            "cond_name": "note" if args.data_set == "generated" else ("speaker" if args.condition == "speaker" else "digit"),
-            "sample_rate": 8000 if args.data_set != "folder" else args.rate}
+            "cond_name": "note" if data == "generated_audio" else ("speaker" if args.condition == "speaker" else "digit"),
+            "sample_rate": 8000 if data != "folder" else args.rate}
 
 
 def audio_splits(args: argparse.Namespace) -> tuple[AudioSet, AudioSet]:
-    """(train, test) audio sets for ``--data-set``; a folder has no test split (its last tenth is held out)."""
-    if args.data_set == "fsdd":
+    """(train, test) audio sets for ``--dataset`` / ``--audio-folder``; a folder's last tenth is held out."""
+    source = _audio_data(args)
+    if source == "fsdd":
         root = resolve_data_folder(args.data).path
         return load_fsdd(root, "train", args.condition), load_fsdd(root, "test", args.condition)
-    if args.data_set == "generated":
+    if source == "generated_audio":
         return generated_audio(400, seed=0), generated_audio(60, seed=1)
-    if not args.audio_folder:
-        raise ConfigError("--data-set folder needs --audio-folder DIR.")
     data = load_audio_folder(Path(args.audio_folder), args.rate)
     cut = max(1, len(data.clips) * 9 // 10) if len(data.clips) > 1 else 1
     def part(lo, hi):

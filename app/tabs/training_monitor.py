@@ -31,7 +31,7 @@ from engine.run_models import live_controls, run_model
 from engine.run_types import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
 from engine.training import EpochEnd, TrainStep
 
-PLOTS = ["loss", "ELBO terms / bits per dim", "gradient norm", "learning rate", "throughput (images/s)"]
+PLOTS = ["loss", "ELBO terms / bits", "gradient norm", "learning rate", "throughput (examples/s)"]
 TERMS = PLOTS[1]
 
 
@@ -62,7 +62,7 @@ class TrainingMonitorTab(QWidget):
         self.curve_names: dict[str, str] = {}  # metric -> curve name, from engine.run_models
         self.panel = TrainingPanel()
         self.curves = CurvePanel(PLOTS, columns=3, unsmoothed={"learning rate"}, log_y={"learning rate"})
-        self.samples = SamplesView()
+        self.samples = SamplesView(context.audio)
         self.status = QLabel()
         self.status.setWordWrap(True)
         left = QSplitter(Qt.Orientation.Vertical)
@@ -224,11 +224,11 @@ class TrainingMonitorTab(QWidget):
     def _add_step(self, e: TrainStep) -> None:
         self._last_step = e.step
         self.curves.add_point("loss", "train loss", e.step, e.loss)
-        for name, value in e.metrics.items():  # recon, kl, elbo (VAEs); bits/dim (autoregressive)
+        for name, value in e.metrics.items():  # recon, kl, elbo (VAEs); bits/dim (PixelCNN); bits/sample (WaveNet)
             self.curves.add_point(TERMS, self.curve_names.get(name, name), e.step, value)
         self.curves.add_point("gradient norm", "grad norm", e.step, e.grad_norm)
         self.curves.add_point("learning rate", "lr", e.step, e.lr)
-        self.curves.add_point("throughput (images/s)", "images/s", e.step, e.samples_per_s)
+        self.curves.add_point("throughput (examples/s)", "examples/s", e.step, e.samples_per_s)
 
     def _show_progress(self, p: Progress) -> None:
         now = time.monotonic()
@@ -308,5 +308,6 @@ class TrainingMonitorTab(QWidget):
         self.status.setText(text)
 
     def shutdown(self) -> None:
+        self.samples.clips.stop()
         if self.job is not None:
             self.job.cancel()

@@ -27,7 +27,8 @@ from engine.run_models import presets, run_model
 MODELS = presets()
 #: data choice -> engine data set name ("mnist-pick" asks for a folder, then trains on "mnist").
 DATASETS = {"MNIST (data folder)": "mnist", "MNIST from another folder…": "mnist-pick",
-            "Static binarized MNIST": "binarized_mnist", "Generated shapes (offline)": "generated"}
+            "Static binarized MNIST": "binarized_mnist", "Generated shapes (offline)": "generated",
+            "Spoken digits, FSDD (data folder)": "fsdd", "Generated tones (offline)": "generated_audio"}
 
 
 def _engine_name(data: str) -> str:

@@ -1,4 +1,4 @@
-"""The training monitor's samples view: the image grid and 2-D latent snapshot of one saved step."""
+"""The training monitor's samples view: the image grid and 2-D latent snapshot, or the audio clips, of one saved step."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+from app.audio import AudioStatus, StreamPlayer
 
 from app.widgets.image_view import ImageLabel
 from app.widgets.point_cloud import PointCloudItem, palette
@@ -26,12 +28,64 @@ def mosaic(images: np.ndarray, cols: int = 8) -> np.ndarray:
     return out
 
 
-class SamplesView(QWidget):
-    """The latest (or a chosen step's) image grid and 2-D latent snapshot, one slider for both."""
+class ClipsView(QWidget):
+    """Audio samples of one step: the clips' waveforms stacked, and Play for the chosen clip."""
 
-    def __init__(self) -> None:
+    def __init__(self, audio: AudioStatus | None) -> None:
+        super().__init__()
+        self.sound_ok = audio is None or audio.available
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.getPlotItem().setTitle("generated clips (one row each)")
+        self.plot.setMinimumHeight(140)
+        self.which = QComboBox()
+        self.play = QPushButton("Play")
+        self.play.setEnabled(self.sound_ok)
+        self.play.setToolTip("Hear the chosen clip" if self.sound_ok else (audio.describe() if audio else ""))
+        self.play.clicked.connect(lambda _=False: self.play_clip(self.which.currentIndex()))
+        self.player: StreamPlayer | None = None
+        self.clips, self.rate = np.zeros((0, 0), np.float32), 8000
+        row = QHBoxLayout()
+        row.addWidget(self.which, 1)
+        row.addWidget(self.play)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.plot, 1)
+        col.addLayout(row)
+
+    def set_clips(self, clips: np.ndarray, rate: int) -> None:
+        """Clips (G, T) in [-1, 1] at ``rate`` Hz."""
+        self.clips, self.rate = np.asarray(clips, np.float32), int(rate)
+        self.plot.clear()
+        t = np.arange(self.clips.shape[1], dtype=np.float32) / self.rate
+        for i, clip in enumerate(self.clips):
+            self.plot.plot(t, clip - 2.2 * i, pen=pg.mkPen(pg.intColor(i, 8), width=1))
+        current = self.which.currentIndex()
+        self.which.clear()
+        self.which.addItems([f"clip {i + 1} ({self.clips.shape[1] / self.rate:.1f} s)" for i in range(len(self.clips))])
+        self.which.setCurrentIndex(max(0, min(current, len(self.clips) - 1)))
+
+    def play_clip(self, index: int) -> None:
+        if not (self.sound_ok and 0 <= index < len(self.clips)):
+            return
+        self.stop()
+        self.player = StreamPlayer(self.rate)
+        self.player.write(self.clips[index])
+        self.player.finish()
+
+    def stop(self) -> None:
+        if self.player is not None:
+            self.player.stop()
+            self.player = None
+
+
+class SamplesView(QWidget):
+    """The latest (or a chosen step's) image grid and 2-D latent snapshot, or audio clips; one slider for all."""
+
+    def __init__(self, audio: AudioStatus | None = None) -> None:
         super().__init__()
         self.files: list[Path] = []
+        self.clips = ClipsView(audio)
+        self.clips.setVisible(False)
         self.grid = ImageLabel(160, "Decodes of fixed latent points at this step")
         self.codes_plot = pg.PlotWidget(background="w")
         self.codes_plot.setMinimumHeight(160)
@@ -44,6 +98,7 @@ class SamplesView(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.grid, 1)
         row.addWidget(self.codes_plot, 1)
+        row.addWidget(self.clips, 2)
         col = QVBoxLayout(self)
         col.setContentsMargins(0, 0, 0, 0)
         col.addLayout(row)
@@ -62,7 +117,7 @@ class SamplesView(QWidget):
             self.slider.setValue(len(self.files) - 1)
         self.slider.blockSignals(False)
         if follow:
-            self.show_arrays(event.images, event.codes, event.labels)
+            self.show_arrays(event.images, event.codes, event.labels, event.audio, event.rate)
             self.label.setText(f"step {event.step}")
 
     def set_files(self, files: list[Path]) -> None:
@@ -77,10 +132,15 @@ class SamplesView(QWidget):
         if not 0 <= index < len(self.files):
             return
         arrays = load_samples(self.files[index])
-        self.show_arrays(arrays.get("images"), arrays.get("codes"), arrays.get("labels"))
+        self.show_arrays(arrays.get("images"), arrays.get("codes"), arrays.get("labels"), arrays.get("audio"),
+                         int(arrays.get("rate", 0)))
         self.label.setText(self.files[index].stem.replace("_", " "))
 
-    def show_arrays(self, images, codes, labels) -> None:
+    def show_arrays(self, images, codes, labels, audio=None, rate: int = 0) -> None:
+        self.grid.setVisible(audio is None)
+        self.clips.setVisible(audio is not None)
+        if audio is not None:
+            self.clips.set_clips(audio, rate)
         if images is not None:
             self.grid.set_image(mosaic(images))
         self.codes_plot.setVisible(codes is not None)

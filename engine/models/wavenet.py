@@ -135,6 +135,18 @@ class WaveNet(nn.Module):
         nll = -self.log_prob(codes, labels).mean() / codes.shape[1]
         return nll, {"bits_per_sample": bits_per_sample(nll.detach())}
 
+    def audio_samples(self, count: int, seed: int, seconds: float = 1.0):
+        """``count`` clips (count, T) float32 generated with the cached path; clip i asks for class i mod C."""
+        import numpy as np
+
+        from engine.wave_sampling import generate
+
+        clips = []
+        for i in range(count):
+            label = i % self.cond_classes if self.cond_classes else None
+            clips.append(generate(self, seconds, seed=seed + i, label=label).audio)
+        return np.stack(clips)
+
     def mflop_per_sample(self) -> float:
         """Multiply-adds x 2 per generated sample on the cached path, in MFLOP."""
         r, s, q, n = self.residual, self.skip_channels, self.levels, len(self.dilations)

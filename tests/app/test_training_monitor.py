@@ -40,7 +40,7 @@ def test_a_run_feeds_curves_samples_and_the_run_folder(qtbot, tab):
     assert job.state is JobState.DONE, tab.status.text()
     tab.curves.redraw()
     assert steps_seen(tab) > 10
-    assert ("ELBO terms / bits per dim", "kl") in tab.curves.series and ("learning rate", "lr") in tab.curves.series
+    assert ("ELBO terms / bits", "kl") in tab.curves.series and ("learning rate", "lr") in tab.curves.series
     assert tab.samples.files and tab.samples.grid.image is not None
     records = load_metrics(tab.run_dir)
     assert any(r.get("type") == "step" for r in records)
@@ -183,8 +183,8 @@ def test_a_tiny_pixelcnn_trains_live_and_is_not_sent_to_the_latent_explorer(qtbo
     qtbot.waitUntil(lambda: job.state.finished and p.buttons["Start"].isEnabled(), timeout=60000)
     assert job.state is JobState.DONE, tab.status.text()
     tab.curves.redraw()
-    assert tab.curves.series[("ELBO terms / bits per dim", "bits/dim")].n == 10
-    assert ("ELBO terms / bits per dim", "val bits/dim") in tab.curves.series
+    assert tab.curves.series[("ELBO terms / bits", "bits/dim")].n == 10
+    assert ("ELBO terms / bits", "val bits/dim") in tab.curves.series
     assert [f.name for f in tab.samples.files] == ["step_000010.npz"]
     assert tab.samples.grid.image.shape == (56, 224) and "sampled" in tab.samples.grid.toolTip()
     config = json.loads((tab.run_dir / "config.json").read_text())
@@ -201,3 +201,40 @@ def test_a_tiny_pixelcnn_trains_live_and_is_not_sent_to_the_latent_explorer(qtbo
     entries = latent.panel.model.count()
     latent.open_checkpoint(tab.run_dir / "checkpoints" / "last.safetensors", config)  # asked directly: refused
     assert "has no latent space" in latent.panel.note.text() and latent.panel.model.count() == entries
+
+
+def test_a_tiny_wavenet_trains_live_with_playable_clips_and_goes_to_the_sampler(qtbot, make_window, tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.setenv("GENSCOPE_RUNS", str(tmp_path / "runs"))
+    label = "WaveNet (spoken digits, digit-conditioned)"
+    tiny = {"levels": 256, "residual": 4, "skip": 8, "layers_per_stack": 3, "stacks": 1, "cond_classes": 10,
+            "sample_rate": 8000}
+    monkeypatch.setitem(MODELS, label, ("wavenet", tiny))
+    window = make_window()
+    tab, p = window.tab_by_key["training"], window.tab_by_key["training"].panel
+    p.model.setCurrentText(label)
+    datasets = [p.data.itemText(i) for i in range(p.data.count())]
+    assert datasets == ["Spoken digits, FSDD (data folder)", "Generated tones (offline)"]
+    assert (p.batch.value(), p.sample_every.value()) == (8, 100) and not p.apply_beta.isEnabled()
+    p.data.setCurrentText("Generated tones (offline)")
+    p.limit.setValue(40)
+    p.epochs.setValue(1)
+    p.sample_every.setValue(5)
+    p.threads.setValue(1)
+    job = tab.start()
+    qtbot.waitUntil(lambda: job.state.finished and p.buttons["Start"].isEnabled(), timeout=60000)
+    assert job.state is JobState.DONE, tab.status.text()
+    tab.curves.redraw()
+    assert tab.curves.series[("ELBO terms / bits", "bits/sample")].n == 5
+    clips = tab.samples.clips
+    assert clips.isVisibleTo(tab) and not tab.samples.grid.isVisibleTo(tab)
+    assert clips.clips.shape == (2, 8000) and clips.which.count() == 2
+    clips.play_clip(1)
+    assert clips.player is not None and clips.player.done.wait(5) and clips.player.error == ""
+    tab.samples.show_index(0)  # re-read from the run folder
+    assert clips.clips.shape == (2, 8000)
+    p.runs.item(0).setSelected(True)
+    tab.use_selected()
+    sampler = window.tab_by_key["sampler"]
+    assert window.tabs.currentWidget() is sampler and sampler.stack.currentWidget() is sampler.audio
+    qtbot.waitUntil(lambda: sampler.audio.model is not None and sampler.audio.model.residual == 4, timeout=10000)

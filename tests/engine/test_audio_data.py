@@ -96,7 +96,7 @@ def test_generated_audio_and_rows():
 
 def test_cli_trains_evaluates_and_samples_a_tiny_wavenet(tmp_path, capsys):
     ckpt = tmp_path / "wn.safetensors"
-    args = ["train", "wavenet", "--data-set", "generated", "--epochs", "1", "--limit", "8", "--batch-size", "4",
+    args = ["train", "wavenet", "--dataset", "generated_audio", "--epochs", "1", "--limit", "8", "--batch-size", "4",
             "--residual", "4", "--skip", "8", "--layers-per-stack", "3", "--segment", "256", "--out", str(ckpt)]
     assert main(args) == 0 and ckpt.exists()
     out = tmp_path / "note.wav"

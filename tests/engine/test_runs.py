@@ -368,3 +368,47 @@ def test_cli_trains_a_pixelcnn_run_with_its_defaults(tmp_path):
     assert config["kind"] == "pixelcnn" and config["hparams"]["channels"] == 4
     assert config["settings"]["sample_count"] == 16 and config["data"]["spec"]["val_limit"] == 2000
     assert step_records(run) == [1, 2] and load_samples(sample_files(run)[-1])["images"].shape == (16, 28, 28)
+
+
+TINY_WAVENET = {"levels": 256, "residual": 4, "skip": 8, "layers_per_stack": 3, "stacks": 1, "cond_classes": 10,
+                "sample_rate": 8000}
+AUDIO = DataSpec("generated_audio", size=200, segment=200)  # 20 clips x 0.5 s -> 400 rows of 200 samples
+
+
+def test_wavenet_run_logs_bits_per_sample_writes_audio_clips_and_resumes(tmp_path):
+    run = tmp_path / "wavenet"
+    events = run_training(run, kind="wavenet", hparams=TINY_WAVENET, data=AUDIO,
+                          settings=settings(sample_every=3, checkpoint_every=3, batch_size=8, sample_count=2))
+    seen = advance_to_step(events, 4)
+    events.close()
+    steps = [r for r in load_metrics(run) if r["type"] == "step"]
+    for r in steps:
+        assert r["metrics"]["bits_per_sample"] == pytest.approx(r["loss"] / np.log(2), rel=1e-5)
+    ready = next(e for e in seen if isinstance(e, SamplesReady))
+    assert ready.images is None and ready.audio.shape == (2, 8000) and ready.rate == 8000
+    clips = load_samples(sample_files(run)[0])
+    assert clips["audio"].shape == (2, 8000) and int(clips["rate"]) == 8000 and np.abs(clips["audio"]).max() <= 1
+    rest = list(run_training(run, resume=True, settings=settings(epochs=1, batch_size=8, sample_count=2,
+                                                                    sample_every=3, checkpoint_every=3)))
+    assert rest[0].step == 4 and isinstance(rest[-1], RunFinished)
+    assert "bits_per_sample" in next(e for e in rest if isinstance(e, EpochEnd)).val
+
+
+def test_wavenet_runs_refuse_image_data_and_other_rates(tmp_path):
+    with pytest.raises(ConfigError, match="cannot train on"):
+        next(run_training(tmp_path / "w", kind="wavenet", hparams=TINY_WAVENET, data=DATA))
+    with pytest.raises(ConfigError, match="sample_rate = 8000"):
+        next(run_training(tmp_path / "w", kind="wavenet", hparams={**TINY_WAVENET, "sample_rate": 16000}, data=AUDIO))
+    assert not (tmp_path / "w").exists()
+
+
+def test_cli_trains_a_wavenet_run_on_generated_tones(tmp_path):
+    run = tmp_path / "cli-wavenet"
+    assert cli.main(["--device", "cpu", "train", "wavenet", "--dataset", "generated_audio", "--limit", "16",
+                     "--residual", "4", "--skip", "8", "--layers-per-stack", "3", "--stacks", "1", "--segment", "256",
+                     "--batch-size", "8", "--epochs", "1", "--threads", "1", "--run-dir", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["kind"] == "wavenet" and config["hparams"]["cond_name"] == "note"
+    assert config["data"]["spec"]["segment"] == 256 and step_records(run) == [1, 2]
+    assert load_samples(sample_files(run)[-1])["audio"].shape == (2, 8000)
+    assert cli.main(["train", "wavenet", "--condition", "speaker", "--run-dir", str(tmp_path / "x")]) == 2
