@@ -268,10 +268,12 @@ def test_export_writes_a_png(qtbot, page, tmp_path):
 
 def test_modes_and_checkpoints_route_to_the_image_page(qtbot, make_window):
     window, tab, page = open_page(qtbot, make_window)
-    tab.add_mode("Audio", QLabel("audio page"))
-    assert [b.text() for b in tab.mode_buttons.buttons()] == ["Images", "Audio"]
-    tab.show_mode("Audio")
-    assert tab.stack.currentIndex() == 1
+    modes = [b.text() for b in tab.mode_buttons.buttons()]
+    assert modes[0] == "Images" and tab.stack.currentWidget() is page, "the image mode comes first"
+    tab.add_mode("Extra", QLabel("another page"))
+    assert [b.text() for b in tab.mode_buttons.buttons()] == [*modes, "Extra"]
+    tab.show_mode("Extra")
+    assert tab.stack.currentIndex() == len(modes)
     assert tab.accepts_checkpoint({"kind": "pixelcnn"}) and not tab.accepts_checkpoint({"kind": "vae"})
     tab.open_checkpoint(page.entries[0][1], {"kind": "pixelcnn"})
     assert tab.stack.currentWidget() is page and page.panel.model.count() == 2
