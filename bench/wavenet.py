@@ -43,7 +43,7 @@ from engine.assets import ASSETS_DIR  # noqa: E402
 from engine.models import wavenet_kernels  # noqa: E402
 from engine.models.registry import load_model  # noqa: E402
 from engine.models.wavenet import WaveNet  # noqa: E402
-from engine.wave_sampling import AudioChunk, AudioDone, generate, generate_steps  # noqa: E402
+from engine.wave_sampling import AudioChunk, generate, generate_steps  # noqa: E402
 
 JACK_SERVER = "genscope-bench"
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ from engine.device import select_device, seed_everything
 from engine.events import Done, Progress
 from engine.models.pixelcnn import PixelCNN, bits_per_dim
 from engine.models.registry import load_model
-from engine.training import CheckpointSaved, EpochEnd, train
+from engine.training import print_training, train
 
 STATIC = "static binarization (Larochelle & Murray 2011, binarized_mnist_{train,valid,test}.amat)"
 
@@ -83,25 +82,6 @@ def pixelcnn_data(root: Path, levels: int, conditional: bool) -> tuple[np.ndarra
     return tr, va, te, info
 
 
-def _print(events, history: list[dict]) -> dict:
-    """Training events as a terminal line per epoch (appended to ``history``); returns the final summary."""
-    result: dict = {}
-    for event in events:
-        if isinstance(event, EpochEnd):
-            history.append({"epoch": event.epoch, "train": event.train["loss"], "val": event.val.get("loss", float("nan"))})
-        if isinstance(event, Progress) and event.total:
-            sys.stderr.write(f"\r  {event.message}  step {event.done}/{event.total}   ")
-        elif isinstance(event, EpochEnd):
-            val = f"  | val {event.val['loss']:.2f} nats" if event.val else ""
-            sys.stderr.write(f"\r  epoch {event.epoch}: train {event.train['loss']:.2f} nats{val}".ljust(70) + "\n")
-        elif isinstance(event, CheckpointSaved):
-            sys.stderr.write(f"  saved {event.path} at {time.strftime('%H:%M:%S')}\n")
-        elif isinstance(event, Done):
-            result = event.result
-        sys.stderr.flush()
-    return result
-
-
 def cmd_train_pixelcnn(args: argparse.Namespace) -> int:
     """Train a PixelCNN with the shared training loop; one atomic checkpoint per epoch."""
     if args.threads:
@@ -115,7 +95,7 @@ def cmd_train_pixelcnn(args: argparse.Namespace) -> int:
                    lr_decay=args.lr_decay, seed=args.seed, device=device, dynamic_binarize=False,
                    checkpoint_path=Path(args.out), data_info={**info, "examples": len(tr)})
     history: list[dict] = []
-    result = _print(events, history)
+    result = print_training(events, history)
     ckpt = load_checkpoint(args.out)  # keep the per-epoch curve beside the weights, for the model card
     save_checkpoint(args.out, ckpt.state_dict, {**ckpt.config, "history": history})
     print(f"trained {result.get('steps')} steps in {result.get('seconds', 0):.0f} s -> {args.out}")

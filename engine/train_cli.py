@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ from engine.likelihood import evaluate_model
 from engine.models.registry import build_model, load_model
 from engine.pixelcnn_cli import add_pixelcnn_args, cmd_eval_pixelcnn, cmd_train_pixelcnn, pixelcnn_hparams
 from engine.run_cli import add_run_args, cmd_train_run
-from engine.training import EpochEnd, checkpoint_config, train
+from engine.training import checkpoint_config, print_training, train
 from engine.wavenet_cli import add_wavenet_args, cmd_eval_wavenet, cmd_train_wavenet, wavenet_hparams
 
 KINDS = ("vae", "autoencoder", "ppca", "pixelcnn", "wavenet")
@@ -85,21 +84,6 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     add_run_args(p)
 
 
-def _print_training(events: Iterable[object]) -> dict:
-    """Render training events as one updating terminal line plus a line per epoch; return the summary."""
-    result: dict = {}
-    for event in events:
-        if isinstance(event, Progress) and event.total:
-            sys.stderr.write(f"\r  {event.message}  step {event.done}/{event.total}   ")
-        elif isinstance(event, EpochEnd):
-            shown = "  ".join(f"{k} {v:.2f}" for k, v in event.train.items())
-            val = f"  | val loss {event.val['loss']:.2f}" if event.val else ""
-            sys.stderr.write(f"\r  epoch {event.epoch}: {shown}{val}".ljust(80) + "\n")
-        elif isinstance(event, Done):
-            result = event.result
-    return result
-
-
 def _fit_ppca(model, images: np.ndarray, out: Path) -> None:
     start = time.perf_counter()
     x = torch.as_tensor(images).reshape(len(images), -1).double() / 255.0
@@ -140,7 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     events = train(model, images, val_data=val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    lr_decay=args.lr_decay, seed=args.seed, device=device, dynamic_binarize=True,
                    checkpoint_path=out, data_info=_data_info(len(images), "dynamic", val_name))
-    result = _print_training(events)
+    result = print_training(events)
     print(f"trained {result.get('steps')} steps in {result.get('seconds', 0):.0f} s -> {out}")
     return 0
 

@@ -254,3 +254,31 @@ def run_training(*args, **kwargs) -> dict:
         if isinstance(event, Done):
             result = event.result
     return result
+
+
+def print_training(events, history: list[dict] | None = None, key: str = "loss") -> dict:
+    """Render training events on the terminal (stderr) and return the final summary.
+
+    One updating line of progress, a line per epoch with every training
+    metric and the validation ``key``, a line per checkpoint. With
+    ``history`` each epoch's {epoch, train, val} values of ``key`` are appended
+    to it (for model cards).
+    """
+    import sys
+
+    result: dict = {}
+    for event in events:
+        if isinstance(event, Progress) and event.total:
+            sys.stderr.write(f"\r  {event.message}  step {event.done}/{event.total}   ")
+        elif isinstance(event, EpochEnd):
+            shown = "  ".join(f"{k} {v:.3f}" for k, v in event.train.items())
+            val = f"  | val {key} {event.val[key]:.3f}" if key in event.val else ""
+            sys.stderr.write(f"\r  epoch {event.epoch}: {shown}{val}".ljust(80) + "\n")
+            if history is not None:
+                history.append({"epoch": event.epoch, "train": event.train[key], "val": event.val.get(key, math.nan)})
+        elif isinstance(event, CheckpointSaved):
+            sys.stderr.write(f"  saved {event.path} at {time.strftime('%H:%M:%S')}\n")
+        elif isinstance(event, Done):
+            result = event.result
+        sys.stderr.flush()
+    return result

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from engine.errors import ConfigError
 from engine.events import Done, Progress
 from engine.models.wavenet import WaveNet, bits_per_sample
 from engine.models.registry import load_model
-from engine.training import CheckpointSaved, EpochEnd, train
+from engine.training import print_training, train
 
 
 
@@ -84,22 +83,6 @@ def _n_classes(data: AudioSet, condition: str) -> int:
     return 6 if condition == "speaker" else 10
 
 
-def _print(events) -> dict:
-    result: dict = {}
-    for event in events:
-        if isinstance(event, Progress) and event.total:
-            sys.stderr.write(f"\r  {event.message}  step {event.done}/{event.total}   ")
-        elif isinstance(event, EpochEnd):
-            val = f" | val {event.val['bits_per_sample']:.3f}" if event.val else ""
-            sys.stderr.write(f"\r  epoch {event.epoch}: train {event.train['bits_per_sample']:.3f} bits/sample{val}".ljust(70) + "\n")
-        elif isinstance(event, CheckpointSaved):
-            sys.stderr.write(f"  saved {event.path} at {time.strftime('%H:%M:%S')}\n")
-        elif isinstance(event, Done):
-            result = event.result
-        sys.stderr.flush()
-    return result
-
-
 def cmd_train_wavenet(args: argparse.Namespace) -> int:
     """Train a WaveNet with the shared training loop; one atomic checkpoint per epoch."""
     if args.threads:
@@ -119,7 +102,10 @@ def cmd_train_wavenet(args: argparse.Namespace) -> int:
     events = train(model, rows, val_data=val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    lr_decay=args.lr_decay, seed=args.seed, device=select_device(args.device), dynamic_binarize=False,
                    checkpoint_path=Path(args.out), data_info=info, clip_grad=1.0, log_every=10)
-    result = _print(events)
+    history: list[dict] = []
+    result = print_training(events, history, key="bits_per_sample")
+    ckpt = load_checkpoint(args.out)  # keep the per-epoch curve beside the weights, for the model card
+    save_checkpoint(args.out, ckpt.state_dict, {**ckpt.config, "history": history})
     print(f"trained {result.get('steps')} steps in {result.get('seconds', 0):.0f} s -> {args.out}")
     return 0
 

@@ -27,15 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-try:
-    from numba import njit
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - numba is optional
-    HAVE_NUMBA = False
-
-    def njit(*args, **kwargs):
-        return lambda f: f
+from engine.jit import HAVE_NUMBA, njit  # noqa: F401 - HAVE_NUMBA is read as kernels.HAVE_NUMBA
 
 
 @njit(cache=True, fastmath=True)
