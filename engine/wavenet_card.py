@@ -57,6 +57,15 @@ def _metric_lines(config: dict) -> list[str]:
     return lines
 
 
+def _history_lines(config: dict) -> list[str]:
+    history = config.get("history", [])
+    if not history:
+        return []
+    rows = [f"| {h['epoch']} | {h['train']:.3f} | {h['val']:.3f} |" for h in history]
+    return ["", "| epoch | train bits/sample (mean over the epoch) | validation bits/sample (after it) |",
+            "|---|---|---|", *rows]
+
+
 def write_wavenet_card(checkpoint: Path, config: dict, name: str = "wavenet") -> Path:
     """Write ``<checkpoint>.md`` beside the weights and return its path."""
     checkpoint = Path(checkpoint)
@@ -67,7 +76,7 @@ def write_wavenet_card(checkpoint: Path, config: dict, name: str = "wavenet") ->
            f"--epochs {t.get('epochs')} --threads 1 --seed {t.get('seed')} --out assets/{name}.safetensors")
     lines = [f"# Model card: WaveNet, {config.get('data', {}).get('dataset', '')}", "",
              f"Checkpoint `{checkpoint.name}` (kind `wavenet`).", "", "## Model", "", *_model_lines(config, checkpoint),
-             "", "## Training", "", *_training_lines(config), f"- Reproduce: `{cmd}`.", "",
+             "", "## Training", "", *_training_lines(config), f"- Reproduce: `{cmd}`.", *_history_lines(config), "",
              "## Test results", "", *_metric_lines(config), "",
              f"Regenerate: `python -m engine eval wavenet --checkpoint assets/{checkpoint.name} --save`.", "",
              "## Limits", "", "- A small model trained for about an hour on a shared CPU: it babbles speech-like "

@@ -25,13 +25,11 @@ from app.tabs.sampler_audio_panel import PRIMES, AudioPanel
 from app.widgets import with_side_panel
 from app.widgets.audio_views import AudioScope
 from app.widgets.strategy_box import describe
-from app.worker import Job, JobState, once
-from engine.assets import find_bundled
+from app.widgets.model_choice import ModelChoice
+from app.worker import Job, JobState
 from engine.audio import read_audio, write_wav
 from engine.data.audio import fsdd_test_clip
 from engine.errors import ConfigError, GenScopeError
-from engine.events import Done
-from engine.models.registry import load_model
 from engine.wave_sampling import AudioChunk, AudioDone, generate_steps
 
 REDRAW_MS = 40
@@ -54,8 +52,8 @@ class AudioSamplerPage(QWidget):
     def __init__(self, context) -> None:
         super().__init__()
         self.context = context
-        self.entries: list[tuple[str, Path]] = []
-        self.model, self.model_path = None, None
+        self.model = None
+        self.held = False  # paused by the user (the job holds at its next chunk)
         self.job: Job | None = None
         self.player: StreamPlayer | None = None
         self.clips: list[Clip] = []
@@ -77,11 +75,12 @@ class AudioSamplerPage(QWidget):
         self.timer.start()
         self._connect()
         self._show_sound_status()
-        self._add_bundled()
+        self.models = ModelChoice(context, self.panel.model, "wavenet", self._model_loaded, self.set_note)
+        self.models.add_bundled("wavenet", "WaveNet, spoken digits",
+                                "Open a WaveNet checkpoint with File › Open checkpoint.")
 
     def _connect(self) -> None:
         p = self.panel
-        p.model.activated.connect(self.load_entry)
         for name, handler in {"Start": self.start, "Pause": self.pause, "Stop": self.stop}.items():
             p.buttons[name].clicked.connect(lambda _=False, h=handler: self._call(h))
         p.save.clicked.connect(self.save_dialog)
@@ -100,47 +99,21 @@ class AudioSamplerPage(QWidget):
         self.panel.sound.setText(text)
 
     # ------------------------------------------------------------- models
-    def _add_bundled(self) -> None:
-        bundled = find_bundled("wavenet")
-        if not bundled.ok:
-            self.set_note(f"The bundled WaveNet is unavailable: {bundled.problem} "
-                          "Open a WaveNet checkpoint with File › Open checkpoint.")
-            return
-        self.entries.append(("WaveNet, spoken digits (bundled)", bundled.path))
-        self.panel.model.addItem(self.entries[-1][0])
-        self.load_entry(0)
-
     def accepts_checkpoint(self, config: dict) -> bool:
         return config.get("kind") == "wavenet"
 
     def open_checkpoint(self, path, config: dict) -> None:
-        path = Path(path)
-        name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
-        self.entries.append((f"{name} (opened)", path))
-        self.panel.model.addItem(self.entries[-1][0])
-        self.load_entry(len(self.entries) - 1)
+        self.models.add_opened(path)
 
-    def load_entry(self, index: int) -> None:
-        label, path = self.entries[index]
-        self.set_note(f"Loading {label}…")
-        self.context.worker.submit(lambda: once(lambda: load_model(path, expected_kind="wavenet", device="cpu")),
-                                   name=f"Loading {label}", on_event=lambda e: self._model_loaded(path, e),
-                                   on_error=lambda e: self.set_note(e.text()))
-
-    def _model_loaded(self, path: Path, event) -> None:
-        if not isinstance(event, Done):
-            return
+    def _model_loaded(self, model, path: Path) -> None:
         self.stop()
-        self.model, self.model_path = event.result, path
-        m = self.model
-        self.panel.model.setCurrentIndex([e[1] for e in self.entries].index(path))
+        self.model = m = model
         self.panel.set_conditions(m.cond_name, m.cond_classes)
         self.panel.model_info.setText(
             f"{len(m.dilations)} dilated layers ({m.stacks} stacks of 1…{2 ** (m.layers_per_stack - 1)}), "
             f"{m.residual} residual / {m.skip_channels} skip channels, {m.levels} μ-law levels at {m.sample_rate} Hz; "
             f"receptive field {m.receptive_field} samples ({1000 * m.receptive_field / m.sample_rate:.0f} ms). "
             f"{_test_line(m)}")
-        self.set_note("")
         self._update_buttons()
 
     # --------------------------------------------------------------- runs
@@ -172,7 +145,7 @@ class AudioSamplerPage(QWidget):
 
     def start(self) -> Job | None:
         """Start generating (or resume a paused run); bad settings are refused with the reason."""
-        if self.job is not None and self.job.state == JobState.PAUSED:
+        if self.held:
             self.pause()
             return self.job
         if self.model is None or self.running():
@@ -226,6 +199,7 @@ class AudioSamplerPage(QWidget):
                                f"{event.bits_per_sample:.2f} bits per generated sample.")
 
     def _on_finished(self, job: Job) -> None:
+        self.held = False
         if job.state == JobState.CANCELLED:
             self.scope.finish()
         self._update_buttons()
@@ -234,17 +208,19 @@ class AudioSamplerPage(QWidget):
         """Pause or resume generation and playback together."""
         if self.job is None:
             return
-        if self.job.state == JobState.PAUSED:
+        if self.held:
             self.job.resume()
             if self.player is not None:
                 self.player.resume()
-        elif self.job.state == JobState.RUNNING:
+        elif not self.job.state.finished:
             self.job.pause()
             if self.player is not None:
                 self.player.pause()
+        self.held = not self.held and not self.job.state.finished
         self._update_buttons()
 
     def stop(self) -> None:
+        self.held = False
         if self.job is not None:
             self.job.cancel()
         self._stop_player()
@@ -298,9 +274,9 @@ class AudioSamplerPage(QWidget):
     def _update_buttons(self) -> None:
         running = self.running()
         b = self.panel.buttons
-        b["Start"].setEnabled(self.model is not None and (not running or self.job.state == JobState.PAUSED))
+        b["Start"].setEnabled(self.model is not None and (not running or self.held))
         b["Pause"].setEnabled(running)
-        b["Pause"].setText("Resume" if running and self.job.state == JobState.PAUSED else "Pause")
+        b["Pause"].setText("Resume" if running and self.held else "Pause")
         b["Stop"].setEnabled(running or self.player is not None)
 
     def set_note(self, text: str) -> None:

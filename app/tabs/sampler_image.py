@@ -26,11 +26,9 @@ from app.widgets import with_side_panel
 from app.widgets.image_view import save_png
 from app.widgets.pixel_views import HEAT_MAX, DistributionBars, NllHistogram, PanelGrid
 from app.widgets.strategy_box import describe
-from app.worker import Job, JobState, once
-from engine.assets import find_bundled
+from app.widgets.model_choice import ModelChoice
+from app.worker import Job, JobState
 from engine.errors import ConfigError
-from engine.events import Done
-from engine.models.registry import load_model
 from engine.pixel_paint import PaintFinished, PaintTick, check_run, paint_steps
 
 REDRAW_MS = 20
@@ -60,9 +58,9 @@ class ImageSamplerPage(QWidget):
     def __init__(self, context) -> None:
         super().__init__()
         self.context = context
-        self.entries: list[tuple[str, Path]] = []
         self.model = None
         self.model_path: Path | None = None
+        self.finished_job: Job | None = None
         self.job: Job | None = None
         self.board: PaintBoard | None = None
         self.dirty, self.redraws = False, 0
@@ -80,7 +78,9 @@ class ImageSamplerPage(QWidget):
         self.digits = DigitSource(self)
         self._layout()
         self._connect()
-        self._add_bundled()
+        self.models = ModelChoice(context, self.panel.model, "pixelcnn", self._model_loaded, self.set_note, context.device)
+        self.models.add_bundled("pixelcnn", "PixelCNN, binarized MNIST",
+                                "Open a PixelCNN checkpoint with File › Open checkpoint.")
 
     def _layout(self) -> None:
         left = QWidget()
@@ -98,7 +98,6 @@ class ImageSamplerPage(QWidget):
 
     def _connect(self) -> None:
         p = self.panel
-        p.model.activated.connect(self.load_entry)
         handlers = {"Start": self.start, "Pause": self.pause, "Step": self.step, "Stop": self.stop}
         for name, handler in handlers.items():
             p.buttons[name].clicked.connect(lambda _=False, h=handler: self._call(h))
@@ -116,51 +115,23 @@ class ImageSamplerPage(QWidget):
         fn()  # a slot returns None (PySide refcount bug with returned objects)
 
     # ------------------------------------------------------------- models
-    def _add_bundled(self) -> None:
-        bundled = find_bundled("pixelcnn")
-        if not bundled.ok:
-            self.set_note(f"The bundled PixelCNN is unavailable: {bundled.problem} "
-                          "Open a PixelCNN checkpoint with File › Open checkpoint.")
-            return
-        self.entries.append(("PixelCNN, binarized MNIST (bundled)", bundled.path))
-        self.panel.model.addItem(self.entries[-1][0])
-        self.load_entry(0)
+    @property
+    def entries(self) -> list[tuple[str, Path]]:
+        return self.models.entries
 
     def accepts_checkpoint(self, config: dict) -> bool:
         return config.get("kind") == "pixelcnn"
 
     def open_checkpoint(self, path, config: dict) -> None:
-        path = Path(path)
-        name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
-        self.entries.append((f"{name} (opened)", path))
-        self.panel.model.addItem(self.entries[-1][0])
-        self.load_entry(len(self.entries) - 1)
+        self.models.add_opened(path)
 
-    def load_entry(self, index: int) -> None:
-        """Load model ``index`` on the worker; the current one stays until it is ready."""
-        label, path = self.entries[index]
-        device = self.context.device
-        self.set_note(f"Loading {label}…")
-        self.context.worker.submit(lambda: once(lambda: load_model(path, expected_kind="pixelcnn", device=device)),
-                                   name=f"Loading {label}", on_event=lambda e: self._model_loaded(path, e),
-                                   on_error=lambda e: self._load_failed(e.text()))
-
-    def _load_failed(self, text: str) -> None:
-        self.set_note(text)
-        if self.model_path is not None:
-            self.panel.model.setCurrentIndex([e[1] for e in self.entries].index(self.model_path))
-
-    def _model_loaded(self, path: Path, event) -> None:
-        if not isinstance(event, Done):
-            return
+    def _model_loaded(self, model, path: Path) -> None:
         self.stop()
-        self.model, self.model_path = event.result, path
+        self.model, self.model_path = model, path
         self.digits.model_changed()
-        self.panel.model.setCurrentIndex([e[1] for e in self.entries].index(path))
         self.panel.label.setEnabled(self.model.num_classes > 0)
         self.panel.model_info.setText(model_info(self.model))
         self.lens.model_changed()
-        self.set_note("")
         self.digits.update_preview()
 
     def _label(self) -> int | None:
@@ -249,6 +220,7 @@ class ImageSamplerPage(QWidget):
     def _on_finished(self, job: Job) -> None:
         if job is not self.job:
             return
+        self.finished_job = job  # every event of the job has been handled by now
         if job.state is JobState.CANCELLED and self.board is not None:
             self.set_note(f"Stopped after {self.board.ticks} of {self.board.total} pixels.")
         self._update_buttons()

@@ -44,7 +44,7 @@ def click(page, name):
 
 
 def wait_done(qtbot, page, timeout=30000):
-    qtbot.waitUntil(lambda: page.job is not None and page.job.state.finished, timeout=timeout)
+    qtbot.waitUntil(lambda: page.job is not None and page.finished_job is page.job, timeout=timeout)  # events handled
     qtbot.waitUntil(lambda: not page.dirty, timeout=2000)  # the last redraw happened
 
 
