@@ -81,6 +81,8 @@ class ImageSamplerPage(QWidget):
         self.models = ModelChoice(context, self.panel.model, "pixelcnn", self._model_loaded, self.set_note, context.device)
         self.models.add_bundled("pixelcnn", "PixelCNN, binarized MNIST",
                                 "Open a PixelCNN checkpoint with File › Open checkpoint.")
+        self.models.add_bundled("pixelcnn_grey", "PixelCNN, 16 grey levels, by digit",
+                                "Open a PixelCNN checkpoint with File › Open checkpoint.")
 
     def _layout(self) -> None:
         left = QWidget()

@@ -34,12 +34,12 @@ class ModelChoice:
         combo.activated.connect(self.load)
 
     def add_bundled(self, name: str, label: str, missing: str) -> None:
-        """Offer ``assets/<name>.safetensors`` and load it; if it is unusable say so, ending with ``missing``."""
+        """Offer ``assets/<name>.safetensors`` (loaded if it is the first entry); if unusable say so, ending with ``missing``."""
         bundled = find_bundled(name)
         if not bundled.ok:
             self.on_note(f"The bundled {label} is unavailable: {bundled.problem} {missing}")
             return
-        self._add(f"{label} (bundled)", bundled.path)
+        self._add(f"{label} (bundled)", bundled.path, load=not self.entries)
 
     def add_opened(self, path) -> None:
         """Offer a checkpoint opened from File (a run's checkpoint is named after its run) and load it."""
@@ -47,10 +47,11 @@ class ModelChoice:
         name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
         self._add(f"{name} (opened)", path)
 
-    def _add(self, label: str, path: Path) -> None:
+    def _add(self, label: str, path: Path, load: bool = True) -> None:
         self.entries.append((label, path))
         self.combo.addItem(label)
-        self.load(len(self.entries) - 1)
+        if load:
+            self.load(len(self.entries) - 1)
 
     def load(self, index: int) -> None:
         """Load entry ``index`` on the worker."""
