@@ -30,6 +30,7 @@ test: $(STAMP) sysdeps
 		$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	@scripts/sysdeps.sh --quiet --bench
 	@for b in bench/*.py; do echo "== $$b"; QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done
 
 info: $(STAMP)
