@@ -67,7 +67,7 @@ RUN_MODELS: dict[str, RunModel] = {m.kind: m for m in (
              ("binarized_mnist", "mnist", "generated"), frozenset({"lr"}), {"bits_per_dim": "bits/dim"},
              "images", "Images sampled pixel by pixel with the same seed at every step",
              data={"limit": 10_000, "val_limit": 2_000}, requires={"levels": 2, "num_classes": 0}),
-    # ~0.15 s per step of 8 x 1024 samples on one CPU thread; two 1-second clips take ~0.5 s (under 1 % of 100 steps).
+    # ~0.11 s of CPU per step of 8 x 1024 samples on one thread; two 1-second clips ~0.24 s (about 2 % of 100 steps).
     RunModel("wavenet", {"WaveNet (spoken digits, digit-conditioned)": _WAVENET,
                          "WaveNet (unconditional)": {**_WAVENET, "cond_classes": 0}},
              {"epochs": 1, "batch_size": 8, "lr": 2e-3, "sample_every": 100, "checkpoint_every": 200,
