@@ -157,6 +157,9 @@ def cmd_eval_wavenet(args: argparse.Namespace) -> int:
         metrics.update(unigram_bits=unigram_bits(train_set, data, model.levels), uniform_bits=float(np.log2(model.levels)))
     print(f"test NLL  {metrics['bits_per_sample']:.4f} bits per sample ({metrics['nats_per_sample']:.4f} nats) over "
           f"{metrics['clips']} clips, {metrics['samples']} samples")
+    if "unigram_bits" in metrics:
+        print(f"baselines {metrics['uniform_bits']:.3f} bits (uniform), {metrics['unigram_bits']:.3f} bits (the training "
+              "set's μ-law histogram, no context)")
     if args.save:
         from engine.wavenet_card import write_wavenet_card
 
