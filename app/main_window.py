@@ -48,17 +48,21 @@ class AppContext:
     worker: EngineWorker
     audio: AudioStatus
     notices: list[str] = field(default_factory=list)
-    _interactive: EngineWorker | None = None
+    _named: dict[str, EngineWorker] = field(default_factory=dict)
+
+    def named_worker(self, name: str) -> EngineWorker:
+        """A worker of its own for one purpose (started on first use), so its jobs never wait behind a long job
+        on the main worker: "interactive" for hover decoding, "sampler" for painting and audio generation."""
+        if name not in self._named:
+            self._named[name] = EngineWorker(name)
+        return self._named[name]
 
     def interactive_worker(self) -> EngineWorker:
-        """A second worker for latency-critical requests (hover decoding), so
-        they never wait behind a long job on the main worker."""
-        if self._interactive is None:
-            self._interactive = EngineWorker("interactive")
-        return self._interactive
+        """The worker for latency-critical requests (hover decoding)."""
+        return self.named_worker("interactive")
 
     def all_workers(self) -> list[EngineWorker]:
-        return [w for w in (self.worker, self._interactive) if w is not None]
+        return [self.worker, *self._named.values()]
 
 
 def startup_notices(data: DataFolder, audio: AudioStatus) -> list[str]:

@@ -3,8 +3,9 @@
 Run under a (virtual) display:  xvfb-run -a .venv/bin/python scripts/demo_shots.py docs/ [sampler]
 Each shot is the real window rendered by Qt (QWidget.grab) after scripted
 interaction: hovering and pinning in the latent explorer, a fitted mixture,
-a PixelCNN painting and a comparison of decoding strategies. A second
-argument ``sampler`` takes only the Sampler's shots.
+a PixelCNN painting, a comparison of decoding strategies and a WaveNet
+saying "seven". A second argument ``sampler`` (or ``audio``) takes only
+the Sampler's shots (or only the audio one).
 """
 
 import os
@@ -64,6 +65,23 @@ def sampler_shots(app: QApplication, window: MainWindow, out: Path) -> None:
     window.grab().save(str(out / "sampler_compare.png"))
 
 
+def audio_shot(app: QApplication, window: MainWindow, out: Path) -> None:
+    """Audio mode: the bundled WaveNet asked for a "7", mid-generation."""
+    tab = window.tab_by_key["sampler"]
+    window.tabs.setCurrentWidget(tab)
+    tab.show_mode("Audio")
+    page = tab.audio
+    wait_until(app, lambda: page.model is not None, 30)
+    page.panel.condition.setCurrentIndex(7)
+    page.panel.seconds.setValue(4.0)
+    page.start()
+    wait_until(app, lambda: page.scope.seconds > 2.5, 60)
+    pump(app, 0.3)
+    window.grab().save(str(out / "sampler_audio.png"))
+    page.stop()
+    tab.show_mode("Images")
+
+
 def main(out_dir: str, only: str | None = None) -> None:
     out = Path(out_dir)
     app = QApplication([sys.argv[0]])
@@ -101,6 +119,7 @@ def main(out_dir: str, only: str | None = None) -> None:
     pump(app, 1)
     window.grab().save(str(out / "gmm_fitter.png"))
     sampler_shots(app, window, out)
+    audio_shot(app, window, out)
     training = window.tab_by_key["training"]
     window.tabs.setCurrentWidget(training)
     training.panel.data.setCurrentText("MNIST (data folder)")

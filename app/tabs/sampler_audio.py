@@ -162,7 +162,7 @@ class AudioSamplerPage(QWidget):
         self.scope.reset(m.sample_rate, m.levels)
         self._new_player()
         self.set_note(prime_note)
-        self.job = self.context.worker.submit(
+        self.job = self.context.named_worker("sampler").submit(
             lambda: generate_steps(m, seconds, strategy=strategy, seed=seed, label=label, prime=prime),
             name="WaveNet generating", key="sampler-audio", on_event=self._on_event,
             on_finished=self._on_finished, on_error=lambda e: self.set_note(e.text()))

@@ -187,15 +187,15 @@ class ImageSamplerPage(QWidget):
         self._show_board(board)
         self.throttle.rate = self.panel.speed_limit()
         throttle = self.throttle
-        self.job = self.context.worker.submit(
+        self.job = self.context.named_worker("sampler").submit(
             lambda: throttle.wrap(paint_steps(model, strategies, n, seed=seed, known=known, mask=mask, label=label)),
             name="Painting digits", key="sampler-paint", cancel_running=True,
             on_event=lambda e: self._on_event(board, e), on_finished=self._on_finished,
             on_error=lambda e: self.set_note(e.text()))
         if step:
             self.job.step()
-        busy = self.context.worker.current
-        self.set_note(f"Queued behind '{busy.name}'; stop it in the status bar to paint now."
+        busy = self.context.named_worker("sampler").current
+        self.set_note(f"Queued behind '{busy.name}'; stop it to paint now."
                       if busy is not None and busy is not self.job and busy.key != "sampler-paint" else "")
         self._update_buttons()
         return self.job
