@@ -53,7 +53,8 @@ def _metric_lines(config: dict) -> list[str]:
     else:
         lines.append("- Not evaluated yet: run the eval command below.")
     if m.get("val"):
-        lines.append(f"- Last validation (training rows of the test split): {m['val'].get('bits_per_sample', float('nan')):.3f} bits per sample.")
+        lines.append(f"- Last validation (the first 64 rows of the test split, each scored from a cold start): "
+                     f"{m['val'].get('bits_per_sample', float('nan')):.3f} bits per sample.")
     return lines
 
 
@@ -79,7 +80,7 @@ def write_wavenet_card(checkpoint: Path, config: dict, name: str = "wavenet") ->
              "", "## Training", "", *_training_lines(config), f"- Reproduce: `{cmd}`.", *_history_lines(config), "",
              "## Test results", "", *_metric_lines(config), "",
              f"Regenerate: `python -m engine eval wavenet --checkpoint assets/{checkpoint.name} --save`.", "",
-             "## Limits", "", "- A small model trained for about an hour on a shared CPU: it babbles speech-like "
+             "## Limits", "", "- A small model trained for little more than an hour on a shared CPU: it babbles speech-like "
              "sounds with the speaker's timbre; words are rarely intelligible. More channels, layers and hours help.", ""]
     out = checkpoint.with_suffix(".md")
     out.write_text("\n".join(lines), encoding="utf-8")

@@ -30,7 +30,7 @@ from app.worker import Job, JobState
 from engine.audio import read_audio, write_wav
 from engine.data.audio import fsdd_test_clip
 from engine.errors import ConfigError, GenScopeError
-from engine.wave_sampling import AudioChunk, AudioDone, generate_steps
+from engine.wave_sampling import AudioChunk, AudioDone, generate, generate_steps
 
 REDRAW_MS = 40
 
@@ -75,7 +75,8 @@ class AudioSamplerPage(QWidget):
         self.timer.start()
         self._connect()
         self._show_sound_status()
-        self.models = ModelChoice(context, self.panel.model, "wavenet", self._model_loaded, self.set_note)
+        self.models = ModelChoice(context, self.panel.model, "wavenet", self._model_loaded, self.set_note,
+                                  prepare=_warm_up)
         self.models.add_bundled("wavenet", "WaveNet, spoken digits",
                                 "Open a WaveNet checkpoint with File › Open checkpoint.")
 
@@ -281,6 +282,11 @@ class AudioSamplerPage(QWidget):
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)
+
+
+def _warm_up(model) -> None:
+    """Generate a few samples so the compiled step is loaded (from numba's cache) before the first Start."""
+    generate(model, 8 / model.sample_rate, label=0 if model.cond_classes else None)
 
 
 def _test_line(model) -> str:

@@ -22,12 +22,14 @@ class ModelChoice:
     """Entries (label, path) of one model ``kind`` behind ``combo``.
 
     ``on_loaded(model, path)`` runs on the GUI thread when a model is ready;
-    ``on_note(text)`` shows progress and problems ("" clears).
+    ``on_note(text)`` shows progress and problems ("" clears); ``prepare(model)``,
+    if given, runs on the worker after loading (e.g. to load compiled kernels
+    before the first Start, not during it).
     """
 
     def __init__(self, context, combo: QComboBox, kind: str, on_loaded: Callable, on_note: Callable[[str], None],
-                 device=None) -> None:
-        self.context, self.combo, self.kind, self.device = context, combo, kind, device
+                 device=None, prepare: Callable | None = None) -> None:
+        self.context, self.combo, self.kind, self.device, self.prepare = context, combo, kind, device, prepare
         self.on_loaded, self.on_note = on_loaded, on_note
         self.entries: list[tuple[str, Path]] = []
         self.path: Path | None = None  # of the model in use
@@ -56,9 +58,16 @@ class ModelChoice:
     def load(self, index: int) -> None:
         """Load entry ``index`` on the worker."""
         label, path = self.entries[index]
-        kind, device = self.kind, self.device
+        kind, device, prepare = self.kind, self.device, self.prepare
+
+        def load():
+            model = load_model(path, expected_kind=kind, device=device or "cpu")
+            if prepare is not None:
+                prepare(model)
+            return model
+
         self.on_note(f"Loading {label}…")
-        self.context.worker.submit(lambda: once(lambda: load_model(path, expected_kind=kind, device=device or "cpu")),
+        self.context.worker.submit(lambda: once(load),
                                    name=f"Loading {label}", on_event=lambda e: self._loaded(path, e),
                                    on_error=lambda e: self._failed(e.text()))
 

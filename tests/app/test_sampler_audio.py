@@ -29,7 +29,7 @@ def make_page(qtbot, make_window, checkpoint, audio=AudioStatus(True, device="nu
     page = AudioSamplerPage(window.context)
     qtbot.addWidget(page)
     page.open_checkpoint(checkpoint, {"kind": "wavenet"})
-    qtbot.waitUntil(lambda: page.model is not None, timeout=10000)
+    qtbot.waitUntil(lambda: page.models.path == checkpoint and page.model.residual == 8, timeout=10000)
     return page
 
 
@@ -121,6 +121,6 @@ def test_file_open_checkpoint_routes_a_wavenet_to_the_audio_mode(qtbot, make_win
     window = make_window()
     window.open_checkpoint(tiny_checkpoint)
     sampler = window.tab_by_key["sampler"]
-    qtbot.waitUntil(lambda: sampler.audio.model is not None, timeout=10000)
+    qtbot.waitUntil(lambda: sampler.audio.models.path == tiny_checkpoint, timeout=10000)
     assert window.tabs.currentWidget() is sampler and sampler.stack.currentWidget() is sampler.audio
     assert "tiny_wavenet (opened)" in [sampler.audio.panel.model.itemText(i) for i in range(sampler.audio.panel.model.count())]
