@@ -90,8 +90,10 @@ def main(out_dir: str, only: str | None = None) -> None:
     window = MainWindow(build_context(parse_args([]), settings), settings)
     window.resize(1280, 820)
     window.show()
-    if only == "sampler":
-        sampler_shots(app, window, out)
+    if only in ("sampler", "audio"):
+        if only == "sampler":
+            sampler_shots(app, window, out)
+        audio_shot(app, window, out)
         window.close()
         Path(out / ".demo_settings.ini").unlink(missing_ok=True)
         return

@@ -38,7 +38,6 @@ class AudioScope(pg.GraphicsLayoutWidget):
         self.spec_plot = self.addPlot(row=1, col=0, title="Spectrogram")
         self.prob_plot = self.addPlot(row=2, col=0, title="Probability-gram: p(next μ-law code) per step")
         self.wave = self.wave_plot.plot(pen=pg.mkPen("#1f77b4", width=1))
-        self.wave_plot.setYRange(-1, 1)
         self.wave_plot.setClipToView(True)
         self.wave_plot.setDownsampling(auto=True, mode="peak")
         self.playhead = pg.InfiniteLine(0, pen=pg.mkPen("#d62728", width=2))
@@ -104,6 +103,8 @@ class AudioScope(pg.GraphicsLayoutWidget):
         first = int(start * self.rate)
         t = np.arange(first, len(self.audio), dtype=np.float32) / self.rate
         self.wave.setData(t, self.audio[first:])
+        peak = max(0.02, float(np.abs(self.audio[first:]).max(initial=0.0)))  # speech is quiet: fit it, never below ±0.02
+        self.wave_plot.setYRange(-1.1 * peak, 1.1 * peak, padding=0)
         spec0 = max(0, int(first / HOP) - 1) if self.generating else 0
         if len(self.spec) > spec0:
             self.spec_img.setImage(self.spec[spec0:], autoLevels=False)
