@@ -95,6 +95,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_warmup(args: argparse.Namespace) -> int:
+    from engine.warmup import warm_up_kernels
+
+    seconds = warm_up_kernels()
+    if not seconds:
+        print("numba is not installed: the samplers use their torch paths (slower, same results).")
+    for name, s in seconds.items():
+        print(f"{name} kernels ready in {s:.1f} s")
+    return 0
+
+
 def _add_info(p: argparse.ArgumentParser) -> None:
     pass
 
@@ -114,6 +125,7 @@ COMMANDS: list[Command] = [
     ("info", "versions, compute device, data folder, data sets and bundled models", _add_info, cmd_info),
     ("download", "fetch public data sets into the data folder (sha256-verified)", _add_download, cmd_download),
     ("inspect", "print a checkpoint's configuration (kind, settings, data, metrics)", _add_inspect, cmd_inspect),
+    ("warmup", "compile the PixelCNN and WaveNet kernels now (once per checkout; make does it)", _add_info, cmd_warmup),
     TRAIN_COMMAND,
     EVAL_COMMAND,
     CODES_COMMAND,

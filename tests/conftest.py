@@ -9,3 +9,15 @@ os.environ.setdefault("GENSCOPE_RUNS", str(Path(tempfile.mkdtemp(prefix="genscop
 _alsa = Path(__file__).with_name("alsa-null.conf")
 if _alsa.exists():
     os.environ.setdefault("ALSA_CONFIG_PATH", str(_alsa))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_kernels():
+    """Compile (or load from numba's cache) the samplers' kernels once, before any test waits on a job that
+    would otherwise pay a ~20 s first compile inside its timeout."""
+    from engine.warmup import warm_up_kernels
+
+    warm_up_kernels()

@@ -76,7 +76,7 @@ class AudioSamplerPage(QWidget):
         self._connect()
         self._show_sound_status()
         self.models = ModelChoice(context, self.panel.model, "wavenet", self._model_loaded, self.set_note,
-                                  prepare=_warm_up)
+                                  prepare=_warm_up, worker=context.named_worker("sampler"))
         self.models.add_bundled("wavenet", "WaveNet, spoken digits",
                                 "Open a WaveNet checkpoint with File › Open checkpoint.")
 

@@ -78,7 +78,8 @@ class ImageSamplerPage(QWidget):
         self.digits = DigitSource(self)
         self._layout()
         self._connect()
-        self.models = ModelChoice(context, self.panel.model, "pixelcnn", self._model_loaded, self.set_note, context.device)
+        self.models = ModelChoice(context, self.panel.model, "pixelcnn", self._model_loaded, self.set_note, context.device,
+                                  worker=context.named_worker("sampler"))
         self.models.add_bundled("pixelcnn", "PixelCNN, binarized MNIST",
                                 "Open a PixelCNN checkpoint with File › Open checkpoint.")
         self.models.add_bundled("pixelcnn_grey", "PixelCNN, 16 grey levels, by digit",

@@ -19,7 +19,7 @@ from engine.models.registry import load_model
 
 
 class ModelChoice:
-    """Entries (label, path) of one model ``kind`` behind ``combo``.
+    """Entries (label, path) of one model ``kind`` behind ``combo``, loaded on ``worker`` (default: the main one).
 
     ``on_loaded(model, path)`` runs on the GUI thread when a model is ready;
     ``on_note(text)`` shows progress and problems ("" clears); ``prepare(model)``,
@@ -28,8 +28,9 @@ class ModelChoice:
     """
 
     def __init__(self, context, combo: QComboBox, kind: str, on_loaded: Callable, on_note: Callable[[str], None],
-                 device=None, prepare: Callable | None = None) -> None:
+                 device=None, prepare: Callable | None = None, worker=None) -> None:
         self.context, self.combo, self.kind, self.device, self.prepare = context, combo, kind, device, prepare
+        self.worker = worker or context.worker
         self.on_loaded, self.on_note = on_loaded, on_note
         self.entries: list[tuple[str, Path]] = []
         self.path: Path | None = None  # of the model in use
@@ -67,7 +68,7 @@ class ModelChoice:
             return model
 
         self.on_note(f"Loading {label}…")
-        self.context.worker.submit(lambda: once(load),
+        self.worker.submit(lambda: once(load),
                                    name=f"Loading {label}", on_event=lambda e: self._loaded(path, e),
                                    on_error=lambda e: self._failed(e.text()))
 
