@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
+from engine.training import history_table
 
 # van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural Networks", MNIST results table:
 # PixelCNN on the static binarized MNIST, test NLL in nats.
@@ -50,11 +51,8 @@ def _training(config: dict) -> list[str]:
 
 
 def _history(config: dict) -> list[str]:
-    history = config.get("history", [])
-    if not history:
-        return []
-    lines = ["", "| epoch | train NLL (nats, mean over the epoch) | valid NLL (nats, after the epoch) |", "|---|---|---|"]
-    return lines + [f"| {h['epoch']} | {h['train']:.2f} | {h['val']:.2f} |" for h in history]
+    return history_table(config.get("history", []), "train NLL (nats, mean over the epoch)",
+                         "valid NLL (nats, after the epoch)", 2)
 
 
 def _reproduce(name: str, hp: dict, t: dict) -> str:

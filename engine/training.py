@@ -282,3 +282,11 @@ def print_training(events, history: list[dict] | None = None, key: str = "loss")
             result = event.result
         sys.stderr.flush()
     return result
+
+
+def history_table(history: list[dict], train_title: str, val_title: str, digits: int) -> list[str]:
+    """Markdown lines of a per-epoch table from :func:`print_training`'s ``history`` ([] when empty), for model cards."""
+    if not history:
+        return []
+    rows = [f"| {h['epoch']} | {h['train']:.{digits}f} | {h['val']:.{digits}f} |" for h in history]
+    return ["", f"| epoch | {train_title} | {val_title} |", "|---|---|---|", *rows]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
 from engine.models.registry import build_model
+from engine.training import history_table
 
 
 def _model_lines(config: dict, checkpoint: Path) -> list[str]:
@@ -59,12 +60,8 @@ def _metric_lines(config: dict) -> list[str]:
 
 
 def _history_lines(config: dict) -> list[str]:
-    history = config.get("history", [])
-    if not history:
-        return []
-    rows = [f"| {h['epoch']} | {h['train']:.3f} | {h['val']:.3f} |" for h in history]
-    return ["", "| epoch | train bits/sample (mean over the epoch) | validation bits/sample (after it) |",
-            "|---|---|---|", *rows]
+    return history_table(config.get("history", []), "train bits/sample (mean over the epoch)",
+                         "validation bits/sample (after it)", 3)
 
 
 def write_wavenet_card(checkpoint: Path, config: dict, name: str = "wavenet") -> Path:
