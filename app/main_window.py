@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.audio import AudioStatus, probe_audio
+from app.gui_gc import collect_on_gui_thread
 from app.tabs import TABS
 from app.worker import EngineWorker, Job, JobError, JobState
 from engine.assets import bundled_models
@@ -345,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
+    collect_on_gui_thread(app)  # never on a worker: see app/gui_gc.py
     settings = QSettings(ORG, APP)
     window = MainWindow(build_context(args, settings), settings)
     if args.tab:

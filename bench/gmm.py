@@ -105,6 +105,7 @@ def anim_fps(n_points: int = 20_000, seconds: float = 3.0) -> float:
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
+    from app.gui_gc import collect_on_gui_thread
 
     from app.audio import AudioStatus
     from app.main_window import AppContext
@@ -114,6 +115,7 @@ def anim_fps(n_points: int = 20_000, seconds: float = 3.0) -> float:
     from engine.device import select_device
 
     app = QApplication.instance() or QApplication([])
+    collect_on_gui_thread(app)  # as the app does (app/gui_gc.py)
     ctx = AppContext(select_device("cpu"), DataFolder(Path("/nonexistent"), "explicit"), EngineWorker(),
                      AudioStatus(True, "bench"))
     tab = GmmFitterTab(ctx)

@@ -60,6 +60,7 @@ def drag_fps(seconds: float = 3.0) -> dict:
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
+    from app.gui_gc import collect_on_gui_thread
 
     from app.audio import AudioStatus
     from app.main_window import AppContext
@@ -69,6 +70,7 @@ def drag_fps(seconds: float = 3.0) -> dict:
     from engine.device import select_device
 
     app = QApplication.instance() or QApplication([])
+    collect_on_gui_thread(app)  # as the app does (app/gui_gc.py)
     ctx = AppContext(select_device("cpu"), resolve_data_folder(None), EngineWorker(), AudioStatus(True, "bench"))
     tab = LatentExplorerTab(ctx)
     tab.resize(1200, 800)

@@ -67,6 +67,7 @@ def paint_fps(n_images: int, speed: int | None) -> tuple[float, float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
+    from app.gui_gc import collect_on_gui_thread
 
     from app.audio import AudioStatus
     from app.main_window import AppContext
@@ -77,6 +78,7 @@ def paint_fps(n_images: int, speed: int | None) -> tuple[float, float]:
     from engine.device import select_device
 
     app = QApplication.instance() or QApplication([])
+    collect_on_gui_thread(app)  # as the app does (app/gui_gc.py)
     data = DataFolder(Path(tempfile.mkdtemp()) / "no-data", "explicit")
     audio = AudioStatus(False, reason="not needed here")
     context = AppContext(select_device("cpu"), data, EngineWorker("bench"), audio, [])

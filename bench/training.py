@@ -50,6 +50,7 @@ def monitored(root: Path) -> tuple[float, list[float]]:
     """Steps per second through the real tab, and the event-loop lateness samples (ms)."""
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
+    from app.gui_gc import collect_on_gui_thread
 
     from app.audio import AudioStatus
     from app.main_window import AppContext
@@ -59,6 +60,7 @@ def monitored(root: Path) -> tuple[float, list[float]]:
     from engine.device import select_device
 
     app = QApplication.instance() or QApplication([])
+    collect_on_gui_thread(app)  # as the app does (app/gui_gc.py)
     ctx = AppContext(select_device("cpu"), DataFolder(root / "no-data", "explicit"), EngineWorker(),
                      AudioStatus(True, "bench"))
     tab = TrainingMonitorTab(ctx, root / "gui")

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.gui_gc import collect_on_gui_thread  # noqa: E402
 from app.main_window import MainWindow, build_context, parse_args  # noqa: E402
 
 
@@ -85,6 +86,7 @@ def audio_shot(app: QApplication, window: MainWindow, out: Path) -> None:
 def main(out_dir: str, only: str | None = None) -> None:
     out = Path(out_dir)
     app = QApplication([sys.argv[0]])
+    collect_on_gui_thread(app)
     settings = QSettings(str(out / ".demo_settings.ini"), QSettings.Format.IniFormat)
     os.environ.setdefault("GENSCOPE_RUNS", tempfile.mkdtemp(prefix="genscope-demo-runs-"))
     window = MainWindow(build_context(parse_args([]), settings), settings)

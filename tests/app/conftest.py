@@ -1,9 +1,12 @@
 """Fixtures for the Qt tests: a throwaway QSettings file and an app context."""
 
+import gc
+
 import pytest
 from PySide6.QtCore import QSettings
 
 from app.audio import AudioStatus
+from app.gui_gc import GuiThreadCollector
 from app.main_window import AppContext, MainWindow
 from app.worker import EngineWorker
 from engine.data.folder import DataFolder
@@ -41,10 +44,13 @@ def make_window(qtbot, settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _collect_garbage_after_each_test():
-    """Collect garbage after each test, so a Qt reference-count bug fails the
-    test that caused it instead of crashing the interpreter at exit."""
+def _garbage_on_the_gui_thread(qapp):
+    """As in the app (app/gui_gc.py): no automatic collection, which could run on an engine worker and
+    destroy Qt objects there (a deadlock seen in CI); a GUI-thread timer collects instead. At the end a
+    full collection, so a Qt reference-count bug fails the test that caused it instead of crashing the
+    interpreter at exit."""
+    collector = GuiThreadCollector().start()
     yield
-    import gc
-
+    collector.stop()
+    collector.deleteLater()
     gc.collect()
