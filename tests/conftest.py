@@ -12,6 +12,12 @@ if _alsa.exists():
 
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# Property tests draw the same examples every run, so CI is repeatable; HYPOTHESIS_EXPLORE=1 draws new ones.
+hypothesis_settings.register_profile("repeatable", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile("explore" if os.environ.get("HYPOTHESIS_EXPLORE") else "repeatable")
 
 
 @pytest.fixture(scope="session", autouse=True)
