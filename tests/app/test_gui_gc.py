@@ -63,3 +63,26 @@ def test_without_the_collector_a_worker_would_collect(qapp):
         gc.collect()
         if collector_on:
             gc.disable()
+
+
+def full_collections() -> int:
+    return gc.get_stats()[2]["collections"]
+
+
+def test_full_collections_wait_until_a_quarter_of_the_old_generation_is_new(qapp):
+    collector = GuiThreadCollector()
+    collector.start()
+    try:
+        before = full_collections()
+        for _ in range(150):  # a little garbage per tick; > 10 middle collections, so old is considered
+            Cycle()
+            collector.collect_due()
+        assert gc.get_count()[2] > gc.get_threshold()[2] and full_collections() == before
+        survivors = [[i] for i in range(collector.long_lived // 2)]  # promoted by the ticks below
+        for _ in range(150):  # > 10 middle collections, so the old generation is considered
+            Cycle()
+            collector.collect_due()
+        assert full_collections() > before
+        assert collector.pending < len(survivors) // 2  # counted again from the new old generation
+    finally:
+        collector.stop()
