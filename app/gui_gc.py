@@ -65,5 +65,6 @@ class GuiThreadCollector(QObject):
 
 
 def collect_on_gui_thread(app: QObject, interval_ms: int = 500) -> GuiThreadCollector:
-    """Install (and start) the collector for the life of ``app``, the QApplication; call from the GUI thread."""
-    return GuiThreadCollector(interval_ms, parent=app).start()
+    """Install (and start) the collector for the life of ``app``, the QApplication, once; call from the GUI thread."""
+    existing = app.findChild(GuiThreadCollector)
+    return existing if existing is not None else GuiThreadCollector(interval_ms, parent=app).start()

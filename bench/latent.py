@@ -60,6 +60,7 @@ def drag_fps(seconds: float = 3.0) -> dict:
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
+
     from app.gui_gc import collect_on_gui_thread
 
     from app.audio import AudioStatus

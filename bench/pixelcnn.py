@@ -67,6 +67,7 @@ def paint_fps(n_images: int, speed: int | None) -> tuple[float, float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
+
     from app.gui_gc import collect_on_gui_thread
 
     from app.audio import AudioStatus

@@ -50,6 +50,7 @@ def monitored(root: Path) -> tuple[float, list[float]]:
     """Steps per second through the real tab, and the event-loop lateness samples (ms)."""
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
+
     from app.gui_gc import collect_on_gui_thread
 
     from app.audio import AudioStatus

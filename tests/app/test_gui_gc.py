@@ -86,3 +86,15 @@ def test_full_collections_wait_until_a_quarter_of_the_old_generation_is_new(qapp
         assert collector.pending < len(survivors) // 2  # counted again from the new old generation
     finally:
         collector.stop()
+
+
+def test_installing_twice_keeps_one_collector(qapp):
+    from app.gui_gc import collect_on_gui_thread
+
+    first = collect_on_gui_thread(qapp)
+    try:
+        assert collect_on_gui_thread(qapp) is first and not gc.isenabled()
+    finally:
+        first.stop()
+        first.setParent(None)
+        first.deleteLater()
