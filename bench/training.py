@@ -7,12 +7,16 @@ event_loop_p99_ms  99th percentile of how late a 10 ms QTimer fires on the
 
 Both runs: 2-D VAE on the generated offline shapes (no data folder needed),
 1 epoch of 5000 images in batches of 32, samples and checkpoints every 50
-steps. Medians of ``--repeats`` alternating runs.
+steps. Medians of ``--repeats`` alternating runs. The same two figures,
+prefixed ``wavenet_``, for the monitor's unconditional WaveNet on the
+generated tones: 40 steps of 8 rows, audio clips and checkpoints every 20
+(the clips come from the compiled cached generator, as in the app).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import os
 import statistics
@@ -28,25 +32,36 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engine.run_data import DataSpec  # noqa: E402
+from engine.run_models import presets, run_model  # noqa: E402
 from engine.run_types import TrainSettings  # noqa: E402
 from engine.runs import run_training  # noqa: E402
 from engine.training import TrainStep  # noqa: E402
 
 SETTINGS = dict(epochs=1, batch_size=32, lr=1e-3, seed=0, sample_every=50, checkpoint_every=50)
-MODEL = ("vae", {"latent_dim": 2, "beta": 1.0})
+# name -> the form's model and data entries, their engine kind/hparams/data set, settings
+CONFIGS = {
+    "vae": dict(label="VAE (2-D latent)", data_label="Generated shapes (offline)", data=DataSpec("generated"),
+                settings=SETTINGS),
+    "wavenet": dict(label="WaveNet (unconditional)", data_label="Generated tones (offline)",
+                    data=DataSpec("generated_audio", val_limit=64),
+                    settings=dict(epochs=1, batch_size=8, lr=2e-3, seed=0, sample_every=20, checkpoint_every=20,
+                                  max_steps=40)),
+}
 
 
-def headless(root: Path) -> float:
+def headless(root: Path, config: dict) -> float:
     """Steps per second draining the run generator directly (first step excluded)."""
+    kind, hparams = presets()[config["label"]]
+    settings = TrainSettings(**{**run_model(kind).settings, **config["settings"]})  # as the tab builds them
     times = []
-    for event in run_training(root / "headless", kind=MODEL[0], hparams=MODEL[1], data=DataSpec("generated"),
-                              settings=TrainSettings(**SETTINGS), device="cpu"):
+    for event in run_training(root / "headless", kind=kind, hparams=hparams, data=config["data"],
+                              settings=settings, device="cpu"):
         if isinstance(event, TrainStep):
             times.append(time.perf_counter())
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def monitored(root: Path) -> tuple[float, list[float]]:
+def monitored(root: Path, config: dict) -> tuple[float, list[float]]:
     """Steps per second through the real tab, and the event-loop lateness samples (ms)."""
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
@@ -68,12 +83,18 @@ def monitored(root: Path) -> tuple[float, list[float]]:
     tab.resize(1300, 850)
     tab.show()
     p = tab.panel
-    p.model.setCurrentText("VAE (2-D latent)")
-    p.data.setCurrentText("Generated shapes (offline)")
-    p.epochs.setValue(SETTINGS["epochs"])
-    p.batch.setValue(SETTINGS["batch_size"])
-    p.sample_every.setValue(SETTINGS["sample_every"])
-    p.checkpoint_every.setValue(SETTINGS["checkpoint_every"])
+    settings = config["settings"]
+    p.model.setCurrentText(config["label"])
+    p.data.setCurrentText(config["data_label"])
+    p.epochs.setValue(settings["epochs"])
+    p.batch.setValue(settings["batch_size"])
+    p.lr.setValue(settings["lr"])
+    p.sample_every.setValue(settings["sample_every"])
+    p.checkpoint_every.setValue(settings["checkpoint_every"])
+    if settings.get("max_steps"):  # the form has no step limit: add the headless run's to the tab's settings
+        form_inputs = tab._new_run_inputs
+        tab._new_run_inputs = lambda values: (lambda st, data: (replace(st, max_steps=settings["max_steps"]), data))(
+            *form_inputs(values))
     step_times: list[float] = []
     original = tab._add_step
     tab._add_step = lambda e: (step_times.append(time.perf_counter()), original(e))[-1]
@@ -116,26 +137,35 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for both runs (default 1: on 2 cores a second thread "
                              "fights the GUI and any other job)")
+    parser.add_argument("--models", default="vae,wavenet", help=f"comma-separated, of: {', '.join(CONFIGS)}")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    result: dict = {}
+    for name in args.models.split(","):
+        prefix = "" if name == "vae" else f"{name}_"
+        result.update({prefix + k: v for k, v in measure(CONFIGS[name], args.repeats).items()})
+    result.update({"repeats": args.repeats, "torch_threads": args.threads})
+    print(json.dumps(result))
+
+
+def measure(config: dict, repeats: int) -> dict:
+    """Overhead and event-loop lateness of one config: medians of ``repeats`` alternating runs."""
     heads, guis, lateness = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.repeats):
-            heads.append(headless(Path(tmp) / f"h{i}"))
-            gui, late = monitored(Path(tmp) / f"g{i}")
+        for i in range(repeats):
+            heads.append(headless(Path(tmp) / f"h{i}", config))
+            gui, late = monitored(Path(tmp) / f"g{i}", config)
             guis.append(gui)
             lateness += late[5:]  # skip start-up
     head, gui = statistics.median(heads), statistics.median(guis)
-    result = {
+    return {
         "monitor_overhead": round(1 - gui / head, 4),
         "event_loop_p99_ms": round(float(np.percentile(lateness, 99)), 2),
         "event_loop_p50_ms": round(float(np.percentile(lateness, 50)), 2),
         "headless_steps_per_s": round(head, 2), "gui_steps_per_s": round(gui, 2),
         "runs_headless": [round(h, 2) for h in heads], "runs_gui": [round(g, 2) for g in guis],
-        "settings": SETTINGS, "model": "vae 2-D, generated shapes", "repeats": args.repeats,
-        "torch_threads": args.threads,
+        "settings": config["settings"], "model": f"{config['label']}, {config['data_label']}",
     }
-    print(json.dumps(result))
 
 
 if __name__ == "__main__":
