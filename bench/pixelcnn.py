@@ -62,10 +62,27 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
+def run_until(condition, timeout_s: float, what: str) -> None:
+    """Run the real event loop (no busy polling) until ``condition()``; fail after ``timeout_s`` naming ``what``.
+
+    Polls from a 10 ms timer, whichever worker the page uses (the Sampler has its own)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop, poll = QEventLoop(), QTimer(interval=10)
+    deadline = time.perf_counter() + timeout_s
+    poll.timeout.connect(lambda: loop.quit() if condition() or time.perf_counter() > deadline else None)
+    poll.start()
+    if not condition():
+        loop.exec()
+    poll.stop()
+    if not condition():
+        raise SystemExit(f"bench/pixelcnn.py: gave up waiting {timeout_s:.0f} s for {what}")
+
+
 def paint_fps(n_images: int, speed: int | None) -> tuple[float, float]:
     """(redraws per second, pixels per second) of the real Sampler page painting ``n_images`` at ``speed``."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.gui_gc import collect_on_gui_thread
@@ -86,10 +103,7 @@ def paint_fps(n_images: int, speed: int | None) -> tuple[float, float]:
     page = ImageSamplerPage(context)
     page.resize(1200, 760)
     page.show()
-    loop = QEventLoop()
-    context.worker.job_finished.connect(lambda job: loop.quit())
-    while page.model is None:
-        loop.exec()
+    run_until(lambda: page.model is not None, 60, "the bundled model to load")
     page.panel.mode.setCurrentText("Single image" if n_images == 1 else "Batch grid")
     page.panel.n_images.setValue(n_images)
     page.panel.speed.setCurrentIndex([s for _, s in SPEEDS].index(speed))
@@ -103,8 +117,7 @@ def paint_fps(n_images: int, speed: int | None) -> tuple[float, float]:
     timer.timeout.connect(probe)
     timer.start()
     job = page.start()
-    while not job.state.finished:
-        loop.exec()
+    run_until(lambda: job.state.finished, 300, "the painting to finish")
     timer.stop()
     seconds = time.perf_counter() - first[0][0]
     fps = (page.redraws - first[0][1]) / seconds
