@@ -304,7 +304,8 @@ def test_an_opened_conditional_grey_model_paints_the_chosen_digit_and_beams(qtbo
     choose(page.panel, "beam", beam_width="2")
     page.start()
     qtbot.waitUntil(lambda: page.board.ticks > 0, timeout=20000)
-    assert "no per-pixel draw" in page.bars.plot_item.titleLabel.text
+    # the bars follow at the next coalesced redraw (every 20 ms), not with the event itself
+    qtbot.waitUntil(lambda: "no per-pixel draw" in page.bars.plot_item.titleLabel.text, timeout=5000)
     wait_done(qtbot, page, timeout=60000)
     assert page.board.titles == ["beam 2"] and page.board.finished.images[0].shape == (2, 28, 28)
     lp = page.board.finished.log_probs[0]
