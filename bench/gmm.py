@@ -106,9 +106,8 @@ def anim_fps(n_points: int = 20_000, seconds: float = 3.0) -> float:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from app.gui_gc import collect_on_gui_thread
-
     from app.audio import AudioStatus
+    from app.gui_gc import collect_on_gui_thread
     from app.main_window import AppContext
     from app.tabs.gmm_fitter import GmmFitterTab
     from app.worker import EngineWorker

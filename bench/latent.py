@@ -61,9 +61,8 @@ def drag_fps(seconds: float = 3.0) -> dict:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from app.gui_gc import collect_on_gui_thread
-
     from app.audio import AudioStatus
+    from app.gui_gc import collect_on_gui_thread
     from app.main_window import AppContext
     from app.tabs.latent_explorer import LatentExplorerTab
     from app.worker import EngineWorker

@@ -62,32 +62,15 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def run_until(condition, timeout_s: float, what: str) -> None:
-    """Run the real event loop (no busy polling) until ``condition()``; fail after ``timeout_s`` naming ``what``.
-
-    Polls from a 10 ms timer, whichever worker the page uses (the Sampler has its own)."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop, poll = QEventLoop(), QTimer(interval=10)
-    deadline = time.perf_counter() + timeout_s
-    poll.timeout.connect(lambda: loop.quit() if condition() or time.perf_counter() > deadline else None)
-    poll.start()
-    if not condition():
-        loop.exec()
-    poll.stop()
-    if not condition():
-        raise SystemExit(f"bench/pixelcnn.py: gave up waiting {timeout_s:.0f} s for {what}")
-
-
 def paint_fps(n_images: int, speed: int | None) -> tuple[float, float]:
     """(redraws per second, pixels per second) of the real Sampler page painting ``n_images`` at ``speed``."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-
-    from app.gui_gc import collect_on_gui_thread
+    from _qt_wait import run_until
 
     from app.audio import AudioStatus
+    from app.gui_gc import collect_on_gui_thread
     from app.main_window import AppContext
     from app.tabs.sampler_image import ImageSamplerPage
     from app.tabs.sampler_image_panel import SPEEDS

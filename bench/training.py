@@ -16,13 +16,13 @@ generated tones: 40 steps of 8 rows, audio clips and checkpoints every 20
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -63,12 +63,12 @@ def headless(root: Path, config: dict) -> float:
 
 def monitored(root: Path, config: dict) -> tuple[float, list[float]]:
     """Steps per second through the real tab, and the event-loop lateness samples (ms)."""
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-
-    from app.gui_gc import collect_on_gui_thread
+    from _qt_wait import run_until
 
     from app.audio import AudioStatus
+    from app.gui_gc import collect_on_gui_thread
     from app.main_window import AppContext
     from app.tabs.training_monitor import TrainingMonitorTab
     from app.worker import EngineWorker
@@ -110,19 +110,8 @@ def monitored(root: Path, config: dict) -> tuple[float, list[float]]:
 
     probe.timeout.connect(tick)
     probe.start()
-    loop = QEventLoop()
-    done = QTimer()
-    done.setInterval(50)
-
-    def check_done() -> None:
-        if p.buttons["Start"].isEnabled():
-            loop.quit()
-
-    done.timeout.connect(check_done)
     job = tab.start()
-    done.start()
-    loop.exec()  # the real event loop, as in the app (no busy polling)
-    done.stop()
+    run_until(lambda: p.buttons["Start"].isEnabled(), 600, "the training run to end", poll_ms=50)
     assert job.state.finished
     probe.stop()
     ctx.worker.shutdown()
