@@ -30,7 +30,7 @@ from app.audio import AudioStatus, probe_audio
 from app.gui_gc import collect_on_gui_thread
 from app.tabs import TABS
 from app.worker import EngineWorker, Job, JobError, JobState
-from engine.assets import bundled_models
+from engine.cards.bundled import bundled_models
 from engine.checkpoints import read_config
 from engine.data.folder import DataFolder, resolve_data_folder
 from engine.data.registry import DATASETS

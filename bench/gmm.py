@@ -109,7 +109,7 @@ def anim_fps(n_points: int = 20_000, seconds: float = 3.0) -> float:
     from app.audio import AudioStatus
     from app.gui_gc import collect_on_gui_thread
     from app.main_window import AppContext
-    from app.tabs.gmm_fitter import GmmFitterTab
+    from app.tabs.gmm.fitter import GmmFitterTab
     from app.worker import EngineWorker
     from engine.data.folder import DataFolder
     from engine.device import select_device

@@ -21,8 +21,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from engine import latent_map as lm  # noqa: E402
-from engine.assets import find_bundled  # noqa: E402
+from engine.sampling import latent as lm  # noqa: E402
+from engine.cards.bundled import find_bundled  # noqa: E402
 from engine.models.registry import load_model  # noqa: E402
 
 
@@ -64,7 +64,7 @@ def drag_fps(seconds: float = 3.0) -> dict:
     from app.audio import AudioStatus
     from app.gui_gc import collect_on_gui_thread
     from app.main_window import AppContext
-    from app.tabs.latent_explorer import LatentExplorerTab
+    from app.tabs.latent.explorer import LatentExplorerTab
     from app.worker import EngineWorker
     from engine.data.folder import resolve_data_folder
     from engine.device import select_device

@@ -39,12 +39,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.assets import ASSETS_DIR  # noqa: E402
-from engine.decoding import make_strategy  # noqa: E402
+from engine.cards.bundled import ASSETS_DIR  # noqa: E402
+from engine.sampling.decoding import make_strategy  # noqa: E402
 from engine.models import pixelcnn_kernels  # noqa: E402
 from engine.models.pixelcnn import PixelCNN  # noqa: E402
 from engine.models.registry import load_model  # noqa: E402
-from engine.pixel_sampling import sample  # noqa: E402
+from engine.sampling.pixelcnn import sample  # noqa: E402
 
 
 def bench_model() -> tuple[PixelCNN, str]:
@@ -72,8 +72,8 @@ def paint_fps(n_images: int, speed: int | None) -> tuple[float, float]:
     from app.audio import AudioStatus
     from app.gui_gc import collect_on_gui_thread
     from app.main_window import AppContext
-    from app.tabs.sampler_image import ImageSamplerPage
-    from app.tabs.sampler_image_panel import SPEEDS
+    from app.tabs.sampler.image import ImageSamplerPage
+    from app.tabs.sampler.image_panel import SPEEDS
     from app.worker import EngineWorker
     from engine.data.folder import DataFolder
     from engine.device import select_device

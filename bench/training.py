@@ -31,11 +31,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from engine.run_data import DataSpec  # noqa: E402
-from engine.run_models import presets, run_model  # noqa: E402
-from engine.run_types import TrainSettings  # noqa: E402
-from engine.runs import run_training  # noqa: E402
-from engine.training import TrainStep  # noqa: E402
+from engine.training.data import DataSpec  # noqa: E402
+from engine.training.kinds import presets, run_model  # noqa: E402
+from engine.training.settings import TrainSettings  # noqa: E402
+from engine.training.runs import run_training  # noqa: E402
+from engine.training.loop import TrainStep  # noqa: E402
 
 SETTINGS = dict(epochs=1, batch_size=32, lr=1e-3, seed=0, sample_every=50, checkpoint_every=50)
 # name -> the form's model and data entries, their engine kind/hparams/data set, settings
@@ -70,7 +70,7 @@ def monitored(root: Path, config: dict) -> tuple[float, list[float]]:
     from app.audio import AudioStatus
     from app.gui_gc import collect_on_gui_thread
     from app.main_window import AppContext
-    from app.tabs.training_monitor import TrainingMonitorTab
+    from app.tabs.training.monitor import TrainingMonitorTab
     from app.worker import EngineWorker
     from engine.data.folder import DataFolder
     from engine.device import select_device

@@ -39,11 +39,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.assets import ASSETS_DIR  # noqa: E402
+from engine.cards.bundled import ASSETS_DIR  # noqa: E402
 from engine.models import wavenet_kernels  # noqa: E402
 from engine.models.registry import load_model  # noqa: E402
 from engine.models.wavenet import WaveNet  # noqa: E402
-from engine.wave_sampling import AudioChunk, generate, generate_steps  # noqa: E402
+from engine.sampling.wavenet import AudioChunk, generate, generate_steps  # noqa: E402
 
 JACK_SERVER = "genscope-bench"
 

@@ -24,6 +24,6 @@ hypothesis_settings.load_profile("explore" if os.environ.get("HYPOTHESIS_EXPLORE
 def _compiled_kernels():
     """Compile (or load from numba's cache) the samplers' kernels once, before any test waits on a job that
     would otherwise pay a ~20 s first compile inside its timeout."""
-    from engine.warmup import warm_up_kernels
+    from engine.cli.warmup import warm_up_kernels
 
     warm_up_kernels()

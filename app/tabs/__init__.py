@@ -22,25 +22,25 @@ class TabSpec:
 
 
 def _latent(context) -> QWidget:
-    from app.tabs.latent_explorer import LatentExplorerTab
+    from app.tabs.latent.explorer import LatentExplorerTab
 
     return LatentExplorerTab(context)
 
 
 def _sampler(context) -> QWidget:
-    from app.tabs.sampler import SamplerTab
+    from app.tabs.sampler.tab import SamplerTab
 
     return SamplerTab(context)
 
 
 def _training(context) -> QWidget:
-    from app.tabs.training_monitor import TrainingMonitorTab
+    from app.tabs.training.monitor import TrainingMonitorTab
 
     return TrainingMonitorTab(context)
 
 
 def _gmm(context) -> QWidget:
-    from app.tabs.gmm_fitter import GmmFitterTab
+    from app.tabs.gmm.fitter import GmmFitterTab
 
     return GmmFitterTab(context)
 

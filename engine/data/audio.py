@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audio import AUDIO_SUFFIXES, mu_law_encode, read_audio
+from engine.data.sound import AUDIO_SUFFIXES, mu_law_encode, read_audio
 from engine.errors import DataError
 
 FSDD_RATE = 8000

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.assets import ASSETS_DIR
+from engine.cards.bundled import ASSETS_DIR
 from engine.errors import DataError
 
 LATENT_CODES = "latent_codes.npz"

@@ -5,9 +5,9 @@ p(x) = prod_i p(x_i | x_<i). Each pixel takes one of ``levels`` values:
 ``levels=2`` is binarized MNIST (one Bernoulli logit per pixel), 16 or 256
 are grey levels (a categorical over the levels per pixel).
 
-Architecture: a vertical stack (:class:`~engine.layers.DownShiftConv2d`,
+Architecture: a vertical stack (:class:`~engine.models.layers.DownShiftConv2d`,
 rows strictly above the current one) and a horizontal stack
-(:class:`~engine.layers.RightShiftConv2d`, pixels left in the current row)
+(:class:`~engine.models.layers.RightShiftConv2d`, pixels left in the current row)
 so the receptive field has no blind spot; every layer is gated,
 tanh(a) * sigmoid(b), the vertical features feed the horizontal stack
 through a 1x1 convolution, the horizontal stack is residual, and every
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.errors import ConfigError
-from engine.layers import DownShiftConv2d, RightShiftConv2d, gate
+from engine.models.layers import DownShiftConv2d, RightShiftConv2d, gate
 from engine.models import pixelcnn_kernels as kernels
 
 LOG2 = math.log(2.0)
@@ -181,8 +181,8 @@ class PixelCNN(nn.Module):
         return nll, {"bits_per_dim": bits_per_dim(nll.detach(), self.height * self.width)}
 
     def samples(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` images (n, H, W) float in [0, 1] from the fast sampler (:func:`engine.pixel_sampling.sample`)."""
-        from engine.pixel_sampling import sample  # it imports this module
+        """``n`` images (n, H, W) float in [0, 1] from the fast sampler (:func:`engine.sampling.pixelcnn.sample`)."""
+        from engine.sampling.pixelcnn import sample  # it imports this module
 
         done = sample(self, n, generator=generator)
         return torch.from_numpy(done.image).float() / (self.levels - 1)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from engine.jit import HAVE_NUMBA, njit  # noqa: F401 - HAVE_NUMBA is read as kernels.HAVE_NUMBA
+from engine.models.jit import HAVE_NUMBA, njit  # noqa: F401 - HAVE_NUMBA is read as kernels.HAVE_NUMBA
 
 
 @njit(cache=True, fastmath=True)

@@ -139,7 +139,7 @@ class WaveNet(nn.Module):
         """``count`` clips (count, T) float32 generated with the cached path; clip i asks for class i mod C."""
         import numpy as np
 
-        from engine.wave_sampling import generate
+        from engine.sampling.wavenet import generate
 
         clips = []
         for i in range(count):

@@ -16,7 +16,7 @@ Buffers (float32; ``L`` layers, ``R`` residual, ``S`` skip, ``Q`` levels,
   ``ws`` (L, S, R), ``bs`` (S,) the summed skip biases; head ``w1`` (S, S),
   ``b1`` (S,), ``w2`` (Q, S), ``b2`` (Q,).
 
-Decoding here mirrors :mod:`engine.decoding` exactly (temperature, top-k with
+Decoding here mirrors :mod:`engine.sampling.decoding` exactly (temperature, top-k with
 ties broken by index, top-p keeping the smallest most-probable set with mass
 >= p, min-p, greedy = first argmax, inverse-CDF draw in float64 with one
 uniform per step), so both paths draw the same values from the same uniforms.
@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from engine.jit import HAVE_NUMBA, njit  # noqa: F401 - HAVE_NUMBA is read as kernels.HAVE_NUMBA
+from engine.models.jit import HAVE_NUMBA, njit  # noqa: F401 - HAVE_NUMBA is read as kernels.HAVE_NUMBA
 
 
 @njit(cache=True, fastmath=True, nogil=True, inline="always")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.tabs.gmm_fitter import MAX_DISPLAY
+from app.tabs.gmm.fitter import MAX_DISPLAY
 from engine.data.tables import make_blobs_mixture
 
 
@@ -107,7 +107,7 @@ def test_csv_with_bad_rows(qtbot, tab, tmp_path, monkeypatch):
     csv = tmp_path / "d.csv"
     csv.write_text("a,b,name\n1,2,x\n3,oops,y\nnan,1,z\n" + "".join(f"{i},{i % 7},w\n" for i in range(40)))
     tab.panel.source.setCurrentText("CSV file…")
-    monkeypatch.setattr("app.tabs.gmm_panel.QFileDialog.getOpenFileName", lambda *a, **k: (str(csv), ""))
+    monkeypatch.setattr("app.tabs.gmm.panel.QFileDialog.getOpenFileName", lambda *a, **k: (str(csv), ""))
     tab.panel.load_source()
     qtbot.waitUntil(lambda: len(tab.points) == 41, timeout=10000)
     note = tab.panel.data_note.text()

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from engine import latent_map as lm
+from engine.sampling import latent as lm
 from engine.checkpoints import save_checkpoint
 from engine.models.vae import VAE
 
@@ -48,7 +48,7 @@ def test_pins_thumbnails_and_interpolation_strip(qtbot, tab, tmp_path, monkeypat
     expected = lm.decode_path(tab.current.model, lm.interpolate((-1, 0), (1, 1), 5, "spherical"))
     np.testing.assert_allclose(tab.strip_image, expected, atol=1e-6)
     out = tmp_path / "strip.png"
-    monkeypatch.setattr("app.tabs.latent_explorer.QFileDialog.getSaveFileName", lambda *a, **k: (str(out), ""))
+    monkeypatch.setattr("app.tabs.latent.explorer.QFileDialog.getSaveFileName", lambda *a, **k: (str(out), ""))
     tab.export_strip()
     assert out.exists() and out.stat().st_size > 100
 

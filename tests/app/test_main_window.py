@@ -155,7 +155,7 @@ def test_starts_without_audio_or_data_and_says_why(qtbot, make_window, tmp_path)
 
 
 def test_corrupt_bundled_asset_becomes_notice(tmp_path, monkeypatch):
-    import engine.assets as assets
+    import engine.cards.bundled as assets
 
     (tmp_path / "vae.safetensors").write_bytes(b"not a checkpoint")
     monkeypatch.setattr(assets, "ASSETS_DIR", tmp_path)

@@ -8,11 +8,11 @@ import soundfile as sf
 import torch
 
 from app.audio import AudioStatus
-from app.tabs.sampler_audio import AudioSamplerPage
+from app.tabs.sampler.audio import AudioSamplerPage
 from app.worker import JobState
 from engine.checkpoints import save_checkpoint
 from engine.models.wavenet import WaveNet
-from engine.training import checkpoint_config
+from engine.training.loop import checkpoint_config
 
 
 @pytest.fixture

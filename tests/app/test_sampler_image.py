@@ -5,12 +5,12 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel
 
-from app.tabs.sampler_image_panel import MODES, SPEEDS
+from app.tabs.sampler.image_panel import MODES, SPEEDS
 from app.widgets.image_view import save_png
 from app.worker import JobState
 from engine.data.folder import DataFolder, shared_data_dir
-from engine.decoding import make_strategy
-from engine.pixel_sampling import completion_mask, sample
+from engine.sampling.decoding import make_strategy
+from engine.sampling.pixelcnn import completion_mask, sample
 
 SHARED = shared_data_dir()
 needs_data = pytest.mark.skipif(SHARED is None or not (SHARED / "binarized_mnist").is_dir(),

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from app.tabs.training_monitor import TrainingMonitorTab
-from app.tabs.training_panel import MODELS
+from app.tabs.training.monitor import TrainingMonitorTab
+from app.tabs.training.panel import MODELS
 from app.worker import JobState
-from engine.run_folder import load_metrics
+from engine.training.folder import load_metrics
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_smoothing_and_log_toggles(qtbot, tab):
 def test_divergence_pauses_the_run_and_resume_continues(qtbot, tab, monkeypatch):
     from tests.engine.test_runs import BadAtStep
 
-    monkeypatch.setattr("engine.runs.build_model", lambda kind, hp: BadAtStep(4, "loss", **hp))
+    monkeypatch.setattr("engine.training.runs.build_model", lambda kind, hp: BadAtStep(4, "loss", **hp))
     tab.panel.epochs.setValue(50)
     job = tab.start()
     qtbot.waitUntil(lambda: "diverged at step 4" in tab.status.text(), timeout=60000)

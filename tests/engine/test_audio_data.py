@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio import read_audio, resample, write_wav
-from engine.cli import main
+from engine.data.sound import read_audio, resample, write_wav
+from engine.cli.main import main
 from engine.data.audio import clip_rows, generated_audio, load_audio_folder, load_fsdd, parse_fsdd_name
 from engine.data.folder import shared_data_dir
 from engine.errors import DataError

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.device import DeviceError, select_device
 
 ROOT = Path(__file__).resolve().parents[2]

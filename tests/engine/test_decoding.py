@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from engine.decoding import (MinP, Temperature, TopK, TopP, beam_search, bernoulli_as_categorical, greedy,
+from engine.sampling.decoding import (MinP, Temperature, TopK, TopP, beam_search, bernoulli_as_categorical, greedy,
                              make_strategy, multinomial)
 from engine.errors import ConfigError
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from engine.checkpoints import load_checkpoint
-from engine.distributed import init_from_env, shard
-from engine.run_folder import load_metrics
+from engine.training.distributed import init_from_env, shard
+from engine.training.folder import load_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from engine.data.folder import shared_data_dir
 from engine.data.tables import load_faithful, make_blobs_mixture
 from engine.errors import ConfigError, DataError
-from engine.gmm_cli import GMM_COMMAND, add_gmm_args, cmd_gmm
+from engine.cli.gmm import GMM_COMMAND, add_gmm_args, cmd_gmm
 from engine.models.gmm import COVARIANCE_TYPES, INITS, EMDone, EMInit, EStep, GaussianMixture, MStep
 
 sklearn_mixture = pytest.importorskip("sklearn.mixture")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import latent_map as lm
+from engine.sampling import latent as lm
 from engine.checkpoints import save_checkpoint
 from engine.errors import CheckpointError, ConfigError, DataError
 from engine.models.ppca import PPCA

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.layers import DownShiftConv2d, MaskedConv2d, RightShiftConv2d, raster_mask
+from engine.models.layers import DownShiftConv2d, MaskedConv2d, RightShiftConv2d, raster_mask
 
 H, W = 5, 6
 

@@ -12,7 +12,7 @@ FORBIDDEN = ("PySide6", "pyqtgraph", "sounddevice", "shiboken6")
 def test_engine_imports_no_gui_or_audio_module():
     code = (
         "import sys, pkgutil, importlib, json, engine\n"
-        "import engine.cli\n"
+        "import engine.cli.main\n"
         "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
         "    if m.name != 'engine.__main__':\n"
         "        importlib.import_module(m.name)\n"

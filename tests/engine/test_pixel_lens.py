@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from engine.data.folder import shared_data_dir
-from engine.decoding import make_strategy
+from engine.sampling.decoding import make_strategy
 from engine.errors import ConfigError, DataError
 from engine.events import Done, Progress
 from engine.models.pixelcnn import PixelCNN
-from engine.pixel_lens import (convert_image, load_test_digits, measure, pixel_nll, share_below, subset, dataset_nlls,
+from engine.evaluation.lens import (convert_image, load_test_digits, measure, pixel_nll, share_below, subset, dataset_nlls,
                                variant)
-from engine.pixel_paint import PaintFinished, PaintTick, paint_steps
-from engine.pixel_sampling import BeamStep, PixelStep, completion_mask, sample
+from engine.sampling.compare import PaintFinished, PaintTick, paint_steps
+from engine.sampling.pixelcnn import BeamStep, PixelStep, completion_mask, sample
 
 SHARED = shared_data_dir()
 

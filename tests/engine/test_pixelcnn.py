@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from engine.checkpoints import save_checkpoint
-from engine.decoding import make_strategy
+from engine.sampling.decoding import make_strategy
 from engine.errors import ConfigError
 from engine.models.pixelcnn import PixelCNN, RowCache, bits_per_dim
 from engine.models.registry import load_model
-from engine.pixel_sampling import (PixelStep, SampleDone, beam_search_images, complete_steps, completion_mask,
+from engine.sampling.pixelcnn import (PixelStep, SampleDone, beam_search_images, complete_steps, completion_mask,
                                    sample, sample_steps)
-from engine.training import run_training
+from engine.training.loop import run_training
 
 
 def tiny(levels: int = 2, h: int = 6, w: int = 5, seed: int = 0, **kw) -> PixelCNN:
@@ -232,8 +232,8 @@ def test_narrow_beam_finds_likely_images():
 
 
 def run_cli(monkeypatch, argv: list[str]) -> int:
-    import engine.cli as cli
-    from engine.sample_cli import SAMPLE_COMMAND
+    import engine.cli.main as cli
+    from engine.cli.sample import SAMPLE_COMMAND
 
     if not any(c[0] == "sample" for c in cli.COMMANDS):
         monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, SAMPLE_COMMAND])
@@ -254,7 +254,7 @@ def read_png(path) -> np.ndarray:
 
 
 def test_sample_command_writes_a_png_grid(tmp_path, monkeypatch, capsys):
-    from engine.sample_cli import image_grid
+    from engine.cli.sample import image_grid
 
     model = tiny(2)
     ckpt = save_checkpoint(tmp_path / "p.safetensors", model.state_dict(), {"kind": "pixelcnn", "hparams": model.hparams()})
@@ -306,9 +306,9 @@ def fake_data(root):
 
 @pytest.mark.parametrize("extra", [[], ["--levels", "16", "--conditional"]])
 def test_train_and_eval_pixelcnn_cli(tmp_path, monkeypatch, capsys, extra):
-    import engine.cli as cli
+    import engine.cli.main as cli
     from engine.checkpoints import read_config
-    from engine.train_cli import EVAL_COMMAND, TRAIN_COMMAND
+    from engine.cli.train import EVAL_COMMAND, TRAIN_COMMAND
 
     present = {c[0] for c in cli.COMMANDS}
     monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, *(c for c in (TRAIN_COMMAND, EVAL_COMMAND) if c[0] not in present)])

@@ -10,14 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-import engine.cli as cli
+import engine.cli.main as cli
 from engine.checkpoints import read_config
 from engine.errors import GenScopeError
 from engine.events import Done, Progress
 from engine.models.registry import load_model
 from engine.models.vae import VAE
-from engine.train_cli import CODES_COMMAND, EVAL_COMMAND, TRAIN_COMMAND, latent_codes, write_model_card
-from engine.training import CheckpointSaved, EpochEnd, TrainingDiverged, TrainStep, run_training, train
+from engine.cli.train import CODES_COMMAND, EVAL_COMMAND, TRAIN_COMMAND, latent_codes, write_model_card
+from engine.training.loop import CheckpointSaved, EpochEnd, TrainingDiverged, TrainStep, run_training, train
 
 
 def synthetic_images(n: int = 256, seed: int = 0) -> np.ndarray:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.audio import mu_law_decode, mu_law_encode, mu_law_error_bound
-from engine.decoding import inverse_cdf, make_strategy
+from engine.data.sound import mu_law_decode, mu_law_encode, mu_law_error_bound
+from engine.sampling.decoding import inverse_cdf, make_strategy
 from engine.errors import ConfigError
 from engine.models import wavenet_kernels as K
 from engine.models.wavenet import WaveNet
-from engine import wave_sampling as ws
+from engine.sampling import wavenet as ws
 
 
 def tiny(levels=16, cond=3, **kw) -> WaveNet:

@@ -1,0 +1,300 @@
+"""Latent explorer tab: hover, click and drag in a model's 2-D latent space.
+
+Requests go to the interactive worker with latest-wins keys ("hover",
+"grid", "strip", ...), so a fast mouse never queues stale decodes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
+
+from app.tabs.latent.panel import LatentPanel
+from app.widgets import with_side_panel
+from app.widgets.ellipses import many_ellipses
+from app.widgets.image_view import save_png
+from app.tabs.latent.latent_map import LatentMapView
+from app.worker import once
+from engine.sampling import latent as lm
+from engine.cards.bundled import ASSETS_DIR, find_bundled
+from engine.data.points2d import LATENT_CODES
+from engine.events import Done
+
+BUNDLED = [("VAE", "vae"), ("β-VAE (β=4)", "beta_vae"), ("Autoencoder", "autoencoder"), ("PPCA", "ppca")]
+
+
+class LatentExplorerTab(QWidget):
+    """The map on the left, the panel on the right."""
+
+    def __init__(self, context) -> None:
+        super().__init__()
+        self.context = context
+        self.interactive = context.interactive_worker()
+        self.current: lm.LatentModel | None = None
+        self.entries: list[tuple[str, Path, str]] = []  # (label, checkpoint path, codes name)
+        self.priors: dict[str, object] = {}
+        self.strip_image: np.ndarray | None = None
+        self.map = LatentMapView()
+        self.panel = LatentPanel()
+        left = QWidget()
+        col = QVBoxLayout(left)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.map, 1)
+        col.addWidget(self.panel.note)
+        split = with_side_panel(left, self.panel, 360)
+        QHBoxLayout(self).addWidget(split)
+        self.grid_timer = QTimer(self, singleShot=True, interval=40)
+        self.grid_timer.timeout.connect(self.request_grid)
+        self._connect()
+        self._add_bundled()
+
+    def _connect(self) -> None:
+        p, m = self.panel, self.map
+        p.model.activated.connect(self.load_entry)
+        m.hovered.connect(self.request_decode)
+        m.clicked.connect(self._on_click)
+        m.pin_moved.connect(self._on_pin_moved)
+        m.view.sigRangeChanged.connect(lambda *_: self._on_range_changed())
+        p.show_points.toggled.connect(m.cloud.setVisible)
+        p.show_ellipses.toggled.connect(m.ellipses.setVisible)
+        p.show_prior.toggled.connect(m.show_prior_rings)
+        p.show_density.toggled.connect(lambda _: self.update_density())
+        p.show_grid.toggled.connect(lambda _: self.request_grid())
+        p.grid_size.valueChanged.connect(lambda _: self.request_grid())
+        p.interp_mode.currentIndexChanged.connect(lambda _: self.request_strip())
+        p.interp_steps.valueChanged.connect(lambda _: self.request_strip())
+        p.clear_pins.clicked.connect(self.clear_pins)
+        p.export_strip.clicked.connect(self.export_strip)
+        p.sample_button.clicked.connect(self.sample_prior)
+        p.pad.drawn.connect(self.inspect_image)
+        m.ellipses.setVisible(False)
+
+    # ------------------------------------------------------------- models
+    def _add_bundled(self) -> None:
+        problems = []
+        for label, name in BUNDLED:
+            bundled = find_bundled(name)
+            if bundled.ok:
+                self.entries.append((label, bundled.path, name))
+                self.panel.model.addItem(label)
+            else:
+                problems.append(f"{label} is unavailable: {bundled.problem}")
+        self.set_note(" ".join(problems))
+        if self.entries:
+            self.load_entry(0)
+        else:
+            self.set_note("No bundled latent models found; open a 2-D VAE checkpoint with File › Open checkpoint.")
+
+    def accepts_checkpoint(self, config: dict) -> bool:
+        return config.get("kind") in lm.LATENT_KINDS
+
+    def open_checkpoint(self, path, config: dict) -> None:
+        path = Path(path)
+        if not self.accepts_checkpoint(config):  # e.g. a PixelCNN: no latent space to map
+            self.set_note(f"{path.name} holds a '{config.get('kind', '?')}' model, which has no latent space; the "
+                          f"latent explorer maps {', '.join(lm.LATENT_KINDS)} models (the current model stays).")
+            return
+        # A training run's checkpoint is runs/<run>/checkpoints/last.safetensors: name it after the run.
+        name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem
+        label = f"{name} (opened)"
+        self.entries.append((label, path, name))
+        self.panel.model.addItem(label)
+        self.load_entry(len(self.entries) - 1)
+
+    def load_entry(self, index: int) -> None:
+        """Load model ``index`` on the worker; the current one stays until it is ready."""
+        label, path, name = self.entries[index]
+        data = self.context.data.path if self.context.data.exists else None
+        codes = ASSETS_DIR / LATENT_CODES
+        self.set_note(f"Loading {label}…")
+        self.context.worker.submit(lambda: once(lambda: lm.open_latent_model(path, name, codes, data)),
+                                   name=f"Loading {label}", on_event=self._model_loaded,
+                                   on_error=lambda e: self._load_failed(e.text()))
+
+    def _load_failed(self, text: str) -> None:
+        self.set_note(text)
+        if self.current is not None:
+            self.panel.model.setCurrentIndex([e[2] for e in self.entries].index(self.current.name))
+
+    def _model_loaded(self, event) -> None:
+        if not isinstance(event, Done):
+            return
+        self.current = event.result
+        self.panel.model.setCurrentIndex([e[2] for e in self.entries].index(self.current.name))
+        if self.current.codes is not None:
+            self.map.set_codes(self.current.codes, self.current.labels, self.current.logvar)
+        else:
+            self.map.set_codes(np.zeros((0, 2), np.float32), None)
+        self.map.inspected.setData([], [])
+        self.map.samples.setData([], [])
+        self.set_note(self.current.note)
+        self.update_density()
+        self.request_grid()
+        self.request_strip()
+        self._refresh_thumbs()
+
+    # --------------------------------------------------------- decoding
+    def _submit(self, key: str, fn, on_done, name: str = "decode") -> None:
+        if self.current is None:
+            return
+        self.interactive.submit(lambda: once(fn), name=name, key=key,
+                                on_event=lambda e: on_done(e.result), on_error=lambda e: self.set_note(e.text()))
+
+    def request_decode(self, x: float, y: float) -> None:
+        model = self.current.model if self.current else None
+        self._submit("hover", lambda: lm.decode_point(model, (x, y)), self._show_decode)
+        self.panel.cursor_label.setText(f"z = ({x:+.2f}, {y:+.2f})\nprior density {np.exp(-(x*x + y*y) / 2) / (2 * np.pi):.3g}")
+
+    def _show_decode(self, image: np.ndarray) -> None:
+        self.panel.decoded.set_image(image)
+
+    def _on_range_changed(self) -> None:
+        if self.panel.show_grid.isChecked():
+            self.grid_timer.start()
+        if self.panel.show_density.isChecked():
+            self.update_density()
+
+    def request_grid(self) -> None:
+        if not self.panel.show_grid.isChecked() or self.current is None:
+            self.map.show_grid(None)
+            return
+        xr, yr = self.map.visible_range()
+        n, model = self.panel.grid_size.value(), self.current.model
+        self._submit("grid", lambda: lm.decode_grid(model, xr, yr, n), lambda img: self.map.show_grid(img, xr, yr))
+
+    def update_density(self) -> None:
+        if not self.panel.show_density.isChecked() or self.current is None or self.current.codes is None:
+            self.map.show_density(None)
+            return
+        xr, yr = self.map.visible_range()
+        self.map.show_density(lm.data_density(self.current.codes, xr, yr, 220, bandwidth=2.5), xr, yr)
+
+    # -------------------------------------------------------------- pins
+    def _on_click(self, x: float, y: float, modifiers) -> None:
+        if modifiers & Qt.KeyboardModifier.ControlModifier:
+            self.inspect_nearest(x, y)
+            return
+        if self.map.add_pin(x, y) is None:
+            self.set_note("Eight pins at most; Clear to start again.")
+            return
+        self._refresh_thumbs()
+        self.request_strip()
+
+    def _on_pin_moved(self, i: int, x: float, y: float) -> None:
+        model = self.current.model if self.current else None
+        self._submit(f"pin{i}", lambda: lm.decode_point(model, (x, y)), self.panel.thumbs[i].set_image)
+        self.request_strip()
+
+    def _refresh_thumbs(self) -> None:
+        positions = self.map.pin_positions()
+        for i, thumb in enumerate(self.panel.thumbs):
+            thumb.setVisible(i < len(positions))
+            if i < len(positions):
+                self._on_pin_moved(i, *positions[i])
+
+    def clear_pins(self) -> None:
+        self.map.clear_pins()
+        self._refresh_thumbs()
+        self.strip_image = None
+        self.panel.strip.set_image(None)
+
+    def request_strip(self) -> None:
+        positions = self.map.pin_positions()
+        if len(positions) < 2 or self.current is None:
+            self.map.path.setData([], [])
+            return
+        path = lm.interpolate(positions[-2], positions[-1], self.panel.interp_steps.value(),
+                              self.panel.interp_mode.currentText())
+        self.map.path.setData(path[:, 0], path[:, 1])
+        model = self.current.model
+        self._submit("strip", lambda: lm.decode_path(model, path), self._show_strip)
+
+    def _show_strip(self, strip: np.ndarray) -> None:
+        self.strip_image = strip
+        self.panel.strip.set_image(strip)
+
+    def export_strip(self) -> None:
+        if self.strip_image is None:
+            self.set_note("Pin two points first: the strip interpolates between the last two pins.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export strip", "interpolation.png", "PNG images (*.png)")
+        if path:
+            try:
+                save_png(self.strip_image, path)
+                self.set_note(f"Saved {path}")
+            except OSError as exc:
+                self.set_note(f"Could not save the strip: {exc}")
+
+    # ---------------------------------------------------------- sampling
+    def set_mixture_prior(self, gmm) -> None:
+        """A mixture fitted on the VAE's codes (GMM fitter) becomes a prior choice."""
+        label = f"Mixture, K = {gmm.n_components}"
+        self.priors[label] = gmm
+        if self.panel.prior_choice.findText(label) < 0:
+            self.panel.prior_choice.addItem(label)
+        self.panel.prior_choice.setCurrentText(label)
+        self.set_note(f"{label} fitted on the latent codes is now a prior: press Sample to compare it with N(0, I).")
+
+    def sample_prior(self) -> None:
+        if self.current is None:
+            return
+        n, seed = self.panel.n_samples.value(), int(np.random.default_rng().integers(2**31))
+        prior = self.priors.get(self.panel.prior_choice.currentText())
+        model = self.current.model
+        self._submit("sample", lambda: lm.sample_prior(model, n, seed, prior), self._show_samples, "sampling")
+
+    def _show_samples(self, result) -> None:
+        z, images = result
+        self.map.samples.setData(z[:, 0], z[:, 1])
+        cols = int(np.ceil(np.sqrt(len(images))))
+        rows = int(np.ceil(len(images) / cols))
+        mosaic = np.zeros((rows * 28, cols * 28), np.float32)
+        for i, img in enumerate(images):
+            r, c = divmod(i, cols)
+            mosaic[r * 28 : (r + 1) * 28, c * 28 : (c + 1) * 28] = img
+        self.panel.samples_view.set_image(mosaic)
+
+    # ---------------------------------------------------------- inspect
+    def inspect_nearest(self, x: float, y: float) -> None:
+        cur = self.current
+        if cur is None or cur.codes is None or cur.images is None:
+            self.set_note("Inspecting a test digit needs MNIST in the data folder; draw a digit on the pad instead.")
+            return
+        i = int(np.argmin(((cur.codes - (x, y)) ** 2).sum(1)))
+        self.inspect_image(cur.images[i].astype(np.float32) / 255.0)
+
+    def inspect_image(self, image: np.ndarray) -> None:
+        if self.current is None:
+            return
+        if float(np.asarray(image).sum()) < 1.0:
+            self.set_note("The pad is empty: draw a digit with the mouse (right-click clears).")
+            return
+        model, k = self.current.model, self.panel.k.value()
+        self.context.worker.submit(lambda: once(lambda: lm.inspect_digit(model, image, k)), name="Inspecting digit",
+                                   on_event=lambda e: self._show_report(e.result),
+                                   on_error=lambda e: self.set_note(e.text()))
+
+    def _show_report(self, r: lm.DigitReport) -> None:
+        self.panel.input_view.set_image(r.image)
+        self.panel.recon_view.set_image(r.recon)
+        cov = np.diag(r.var) if r.var is not None else np.eye(2) * 1e-4
+        rings = np.concatenate([many_ellipses(r.mu[None], cov[None], s) for s in (1, 2)])
+        self.map.inspected.setData(rings[:, 0], rings[:, 1])
+        lines = [f"z = ({r.mu[0]:+.2f}, {r.mu[1]:+.2f})"]
+        if r.elbo is not None:
+            lines.append(f"ELBO {r.elbo:.1f} = reconstruction {r.recon_ll:.1f} − KL {r.kl:.1f} nats")
+        elif r.recon_ll is not None:
+            lines.append(f"log p(x|z) = {r.recon_ll:.1f} nats")
+        if r.log_px is not None:
+            which = f"importance-sampled, k = {r.k}" if r.elbo is not None else "exact"
+            lines.append(f"log p(x) ≈ {r.log_px:.1f} nats ({which})")
+        if r.elbo is not None and r.log_px is not None:
+            lines.append(f"gap log p(x) − ELBO = {r.log_px - r.elbo:.2f} nats")
+        self.panel.report.setText("\n".join(lines))
+        self.set_note(r.note)
+
+    def set_note(self, text: str) -> None:
+        self.panel.note.setText(text)

@@ -1,0 +1,135 @@
+"""Side panel of the latent explorer: model, live decode, overlays, pins,
+interpolation, prior samples and the digit inspector."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets import spin_box
+from app.widgets.image_view import DrawPad, ImageLabel
+from app.tabs.latent.latent_map import MAX_PINS
+
+
+class LatentPanel(QWidget):
+    """Widgets only; the tab connects them (see LatentExplorerTab._connect)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumWidth(330)
+        self.setMaximumWidth(420)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._model_box())
+        layout.addWidget(self._overlay_box())
+        layout.addWidget(self._pins_box())
+        layout.addWidget(self._sample_box())
+        layout.addWidget(self._inspect_box())
+        self.note = QLabel()  # placed under the map by the tab, so it is always in view
+        self.note.setWordWrap(True)
+        layout.addStretch(1)
+
+    def _model_box(self) -> QGroupBox:
+        box = QGroupBox("Model and decode under the cursor")
+        grid = QGridLayout(box)
+        self.model = QComboBox()
+        self.model.setToolTip("Switch the model; File › Open checkpoint adds your own")
+        self.decoded = ImageLabel(150, "The decoder's mean image p(x|z) at the cursor")
+        self.cursor_label = QLabel("Move the mouse over the map")
+        self.cursor_label.setWordWrap(True)
+        grid.addWidget(self.model, 0, 0, 1, 2)
+        grid.addWidget(self.decoded, 1, 0)
+        grid.addWidget(self.cursor_label, 1, 1)
+        return box
+
+    def _overlay_box(self) -> QGroupBox:
+        box = QGroupBox("Overlays")
+        grid = QGridLayout(box)
+        self.show_points = QCheckBox("Test digits")
+        self.show_points.setChecked(True)
+        self.show_ellipses = QCheckBox("q(z|x) 1σ ellipses")
+        self.show_prior = QCheckBox("Prior p(z) contours")
+        self.show_density = QCheckBox("Encoded-data density")
+        self.show_density.setToolTip("Fog where no training digit was encoded: the decoder never learned those places")
+        self.show_grid = QCheckBox("Manifold grid")
+        self.grid_size = spin_box(5, 30, 15, tip="Decodes per side over the visible region")
+        grid.addWidget(self.show_points, 0, 0)
+        grid.addWidget(self.show_ellipses, 0, 1)
+        grid.addWidget(self.show_prior, 1, 0)
+        grid.addWidget(self.show_density, 1, 1)
+        grid.addWidget(self.show_grid, 2, 0)
+        grid.addWidget(self.grid_size, 2, 1)
+        return box
+
+    def _pins_box(self) -> QGroupBox:
+        box = QGroupBox(f"Pins (click the map; up to {MAX_PINS}) and interpolation")
+        col = QVBoxLayout(box)
+        self.thumbs_row = QHBoxLayout()
+        self.thumbs = [ImageLabel(34) for _ in range(MAX_PINS)]
+        for thumb in self.thumbs:
+            thumb.setVisible(False)
+            self.thumbs_row.addWidget(thumb)
+        self.thumbs_row.addStretch(1)
+        col.addLayout(self.thumbs_row)
+        row = QHBoxLayout()
+        self.interp_mode = QComboBox()
+        self.interp_mode.addItems(["linear", "spherical"])
+        self.interp_steps = spin_box(3, 20, 10, tip="Images in the strip")
+        self.clear_pins = QPushButton("Clear")
+        self.export_strip = QPushButton("Export PNG…")
+        for widget in (self.interp_mode, self.interp_steps, self.clear_pins, self.export_strip):
+            row.addWidget(widget)
+        col.addLayout(row)
+        self.strip = ImageLabel(30, "Decodes along the path between the last two pins")
+        self.strip.setMinimumHeight(56)
+        col.addWidget(self.strip)
+        return box
+
+    def _sample_box(self) -> QGroupBox:
+        box = QGroupBox("Sample from the prior")
+        grid = QGridLayout(box)
+        self.n_samples = spin_box(1, 400, 16)
+        self.prior_choice = QComboBox()
+        self.prior_choice.addItem("N(0, I)")
+        self.prior_choice.setToolTip("Fit a mixture on the VAE codes in the GMM fitter to add it here")
+        self.sample_button = QPushButton("Sample")
+        self.samples_view = ImageLabel(110, "Decoded prior samples")
+        grid.addWidget(QLabel("N"), 0, 0)
+        grid.addWidget(self.n_samples, 0, 1)
+        grid.addWidget(self.prior_choice, 0, 2)
+        grid.addWidget(self.sample_button, 0, 3)
+        grid.addWidget(self.samples_view, 1, 0, 1, 4)
+        return box
+
+    def _inspect_box(self) -> QGroupBox:
+        box = QGroupBox("Inspect a digit (Ctrl+click a point, or draw)")
+        col = QVBoxLayout(box)
+        self.pad = DrawPad(scale=4)
+        self.input_view = ImageLabel(56, "Input (binarised for the Bernoulli models)")
+        self.recon_view = ImageLabel(56, "Reconstruction: decode of the posterior mean")
+        form = QFormLayout()
+        self.k = spin_box(1, 5000, 1000, tip="Importance samples for log p(x)")
+        form.addRow("k", self.k)
+        self.report = QLabel("—")
+        self.report.setWordWrap(True)
+        views = QHBoxLayout()
+        views.addWidget(self.input_view)
+        views.addWidget(self.recon_view)
+        right = QVBoxLayout()
+        right.addLayout(views)
+        right.addLayout(form)
+        row = QHBoxLayout()
+        row.addWidget(self.pad)
+        row.addLayout(right)
+        col.addLayout(row)
+        col.addWidget(self.report)
+        return box

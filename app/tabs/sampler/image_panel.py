@@ -1,0 +1,191 @@
+"""Side panel of the Sampler's image mode: model, decoding strategy, run controls, digit, completion, lens.
+
+Widgets only, plus reading them into engine settings (:meth:`strategy`,
+:meth:`kept_mask`); the page (:mod:`app.tabs.sampler.image`) wires them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets import spin_box
+from app.widgets.image_view import DrawPad, ImageLabel
+from app.tabs.sampler.strategy_box import StrategyBox, describe
+from engine.sampling.decoding import Strategy, make_strategy
+from engine.errors import ConfigError
+from engine.sampling.compare import MAX_IMAGES, MAX_PANELS
+from engine.sampling.pixelcnn import completion_mask
+
+MODES = ["Single image", "Batch grid", "Compare strategies"]
+SPEEDS = [("25 pixels/s", 25), ("100 pixels/s", 100), ("400 pixels/s", 400), ("1600 pixels/s", 1600),
+          ("As fast as possible", None)]
+KEEP = {"Top half": "top", "Bottom half": "bottom", "Left half": "left", "Right half": "right",
+        "Pixels marked on the pad": "drawn"}
+LENS_SOURCES = ["The digit above", "Inverted digit", "Rotated digit", "Noise", "Image file…"]
+
+
+class ImagePanel(QWidget):
+    """Widgets of the image mode; nothing here touches a model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumWidth(320)
+        self.setMaximumWidth(400)
+        layout = QVBoxLayout(self)
+        for box in (self._model_box(), self._strategy_box(), self._run_box(), self._digit_box(),
+                    self._complete_box(), self._lens_box()):
+            layout.addWidget(box)
+        layout.addStretch(1)
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self._mode_changed(0)
+
+    # ----------------------------------------------------------- boxes
+    def _model_box(self) -> QGroupBox:
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        self.model = QComboBox()
+        self.model.setToolTip("The bundled PixelCNN; File › Open checkpoint adds your own")
+        self.label = spin_box(0, 9, 0, tip="The digit to paint (class-conditional models only)")
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        form.addRow(self.model)
+        form.addRow("Digit label", self.label)
+        form.addRow(self.model_info)
+        return box
+
+    def _strategy_box(self) -> StrategyBox:
+        """The shared strategy form; binary pixels need light truncation (top-p 0.9 cuts every rare stroke)."""
+        box = StrategyBox(seed_tip="Same seed, same image")
+        box.params["top_p"].setText("0.99")
+        box.params["min_p"].setText("0.02")
+        self.strategy_box, self.strategy_name, self.params = box, box.strategy_name, box.params
+        self.seed, self.strategy_error = box.seed, box.error
+        return box
+
+    def _run_box(self) -> QGroupBox:
+        box = QGroupBox("Paint")
+        grid = QGridLayout(box)
+        self.mode = QComboBox()
+        self.mode.addItems(MODES)
+        self.n_images = spin_box(1, MAX_IMAGES, 16, tip="Images in the batch grid, or per strategy when comparing")
+        self.compare_list = QListWidget()
+        self.compare_list.setMaximumHeight(78)
+        self.compare_list.setToolTip(f"2 to {MAX_PANELS} strategies painted side by side from the same seed")
+        self.add_compare = QPushButton("Add strategy")
+        self.add_compare.setToolTip("Add the strategy above to the comparison")
+        self.clear_compare = QPushButton("Clear")
+        self.speed = QComboBox()
+        self.speed.addItems([name for name, _ in SPEEDS])
+        self.speed.setCurrentIndex(2)
+        self.buttons = {name: QPushButton(name) for name in ("Start", "Pause", "Step", "Stop")}
+        self.buttons["Step"].setToolTip("Paint exactly one pixel (of every image), then hold")
+        self.export = QPushButton("Export PNG…")
+        for row, (label, widget) in enumerate((("Mode", self.mode), ("Images", self.n_images), ("Speed", self.speed))):
+            grid.addWidget(QLabel(label), row, 0)
+            grid.addWidget(widget, row, 1, 1, 3)
+        grid.addWidget(self.compare_list, 3, 0, 1, 4)
+        grid.addWidget(self.add_compare, 4, 0, 1, 2)
+        grid.addWidget(self.clear_compare, 4, 2, 1, 2)
+        for i, name in enumerate(("Start", "Pause", "Step", "Stop")):
+            grid.addWidget(self.buttons[name], 5, i)
+        grid.addWidget(self.export, 6, 0, 1, 4)
+        self.compare_strategies = [make_strategy("sample"), make_strategy("temperature", temperature=0.8),
+                                   make_strategy("top-p", top_p=0.99), make_strategy("greedy")]
+        self.compare_list.addItems([describe(s) for s in self.compare_strategies])
+        self.add_compare.clicked.connect(self.add_current_to_compare)
+        self.clear_compare.clicked.connect(self.clear_comparison)
+        return box
+
+    def _digit_box(self) -> QGroupBox:
+        box = QGroupBox("Digit to complete or measure")
+        grid = QGridLayout(box)
+        self.digit_source = QComboBox()
+        self.digit_source.addItems(["Test digit", "Drawing"])
+        self.index = spin_box(0, 9999, 0, tip="Index in the test set (needs it in the data folder)")
+        self.pad = DrawPad(scale=4)
+        self.pad.setToolTip("Draw a digit (source: Drawing) or mark the pixels to keep (keep: pixels marked "
+                            "on the pad). Right-click clears.")
+        self.preview = ImageLabel(84, "The digit; dimmed pixels are the ones a completion paints again")
+        grid.addWidget(self.digit_source, 0, 0)
+        grid.addWidget(self.index, 0, 1)
+        grid.addWidget(self.pad, 1, 0)
+        grid.addWidget(self.preview, 1, 1)
+        return box
+
+    def _complete_box(self) -> QGroupBox:
+        box = QGroupBox("Completion")
+        row = QHBoxLayout(box)
+        self.keep = QComboBox()
+        self.keep.addItems(list(KEEP))
+        self.keep.setToolTip("Which pixels of the digit are kept; the model paints the others")
+        self.times = spin_box(1, 16, 4, tip="How many completions to paint")
+        self.complete = QPushButton("Complete")
+        row.addWidget(self.keep, 1)
+        row.addWidget(QLabel("×"))
+        row.addWidget(self.times)
+        row.addWidget(self.complete)
+        return box
+
+    def _lens_box(self) -> QGroupBox:
+        box = QGroupBox("Likelihood lens: exact log p(x)")
+        grid = QGridLayout(box)
+        self.lens_source = QComboBox()
+        self.lens_source.addItems(LENS_SOURCES)
+        self.measure = QPushButton("Measure")
+        self.lens_result = QLabel("Measure an image against the test set's negative log-likelihoods.")
+        self.lens_result.setWordWrap(True)
+        grid.addWidget(self.lens_source, 0, 0)
+        grid.addWidget(self.measure, 0, 1)
+        grid.addWidget(self.lens_result, 1, 0, 1, 2)
+        return box
+
+    # --------------------------------------------------------- reading
+    def _mode_changed(self, index: int) -> None:
+        compare = MODES[index] == "Compare strategies"
+        for widget in (self.compare_list, self.add_compare, self.clear_compare):
+            widget.setEnabled(compare)
+        self.n_images.setEnabled(MODES[index] != "Single image")
+
+    def strategy(self) -> Strategy:
+        """The chosen strategy, built and validated by the engine (raises ConfigError with its reason)."""
+        return self.strategy_box.strategy()
+
+    def add_current_to_compare(self) -> None:
+        try:
+            strategy = self.strategy()
+        except ConfigError as exc:
+            self.strategy_error.setText(str(exc))
+            return
+        if len(self.compare_strategies) >= MAX_PANELS:
+            self.strategy_error.setText(f"A comparison holds {MAX_PANELS} strategies at most; Clear it first.")
+            return
+        self.compare_strategies.append(strategy)
+        self.compare_list.addItem(describe(strategy))
+
+    def clear_comparison(self) -> None:
+        self.compare_strategies = []
+        self.compare_list.clear()
+
+    def speed_limit(self) -> float | None:
+        """Pixels per second, or None for as fast as possible."""
+        return SPEEDS[self.speed.currentIndex()][1]
+
+    def kept_mask(self) -> np.ndarray:
+        """(28, 28) bool: the pixels a completion keeps."""
+        kind = KEEP[self.keep.currentText()]
+        if kind == "drawn":
+            return self.pad.image >= 0.5
+        return completion_mask(kind)
+

@@ -1,0 +1,313 @@
+"""Training monitor tab: train a model live, watch curves and samples, keep every run.
+
+The run is an engine generator (``engine.training.runs.run_training``) on the main
+worker; its events feed the curves (coalesced redraws), the samples view and
+the progress/ETA line. Pause/Resume/Stop use the worker's cooperative
+controls; a diverged step pauses the job at that event.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
+
+from app.tabs.training.panel import TrainingPanel
+from app.tabs.training.samples import SamplesView
+from app.widgets import with_side_panel
+from app.tabs.training.curves import CurvePanel
+from app.worker import Job, JobError, JobState
+from engine.errors import GenScopeError
+from engine.events import Progress
+from engine.training.data import DataSpec
+from engine.training.folder import RunFolder, list_runs, load_metrics, sample_files
+from engine.training.kinds import live_controls, run_model
+from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
+from engine.training.loop import EpochEnd, TrainStep
+
+PLOTS = ["loss", "ELBO terms / bits", "gradient norm", "learning rate", "throughput (examples/s)"]
+TERMS = PLOTS[1]
+
+
+RUNS_ENV = "GENSCOPE_RUNS"
+
+
+def default_runs_root() -> Path:
+    """``$GENSCOPE_RUNS`` or the per-user runs folder (~/.local/share/GenScope/runs)."""
+    env = os.environ.get(RUNS_ENV)
+    return Path(env) if env else Path(platformdirs.user_data_dir("GenScope", appauthor=False)) / "runs"
+
+
+class TrainingMonitorTab(QWidget):
+    """Form and runs on the right; curves and samples on the left."""
+
+    run_checkpoint = Signal(object)  # path of a run's checkpoint for "Use in explorer"
+
+    def __init__(self, context, runs_root: Path | None = None) -> None:
+        super().__init__()
+        self.context = context
+        self.runs_root = Path(runs_root) if runs_root else default_runs_root()
+        self.job: Job | None = None
+        self.controls: Controls | None = None
+        self.run_dir: Path | None = None
+        self.started_at = 0.0
+        self._last_step = 0
+        self._progress_shown = 0.0
+        self.curve_names: dict[str, str] = {}  # metric -> curve name, from engine.training.kinds
+        self.panel = TrainingPanel()
+        self.curves = CurvePanel(PLOTS, columns=3, unsmoothed={"learning rate"}, log_y={"learning rate"})
+        self.samples = SamplesView(context.audio)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.curves)
+        left.addWidget(self.samples)
+        left.setSizes([480, 300])
+        box = QWidget()
+        col = QVBoxLayout(box)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(left, 1)
+        col.addWidget(self.status)
+        QHBoxLayout(self).addWidget(with_side_panel(box, self.panel, 340))
+        self._connect()
+        self.panel.runs_root.setText(f"Runs folder: {self.runs_root}")
+        self.refresh_runs()
+        self._set_running(False)
+
+    def _connect(self) -> None:
+        p = self.panel
+        p.buttons["Start"].clicked.connect(self.start)
+        p.buttons["Pause"].clicked.connect(self.pause)
+        p.buttons["Resume"].clicked.connect(self.resume)
+        p.buttons["Stop"].clicked.connect(self.stop)
+        p.apply_lr.clicked.connect(self.apply_lr)
+        p.apply_beta.clicked.connect(self.apply_beta)
+        p.smoothing.valueChanged.connect(self._smoothing_changed)
+        p.log_x.toggled.connect(self._log_changed)
+        p.log_y.toggled.connect(self._log_changed)
+        p.refresh.clicked.connect(self.refresh_runs)
+        p.overlay.clicked.connect(self.overlay_selected)
+        p.resume_run.clicked.connect(self.resume_selected)
+        p.use_in_explorer.clicked.connect(self.use_selected)
+        self.curves.set_smoothing(p.smoothing.value() / 100)
+
+    # -------------------------------------------------------------- runs
+    def start(self, resume_dir: Path | None = None) -> Job | None:
+        """Start a new run from the form (or resume ``resume_dir``) on the worker."""
+        if self.job is not None and not self.job.state.finished:
+            self.say("A run is already going; stop it first.")
+            return None
+        try:
+            if resume_dir is not None:  # kind, settings and data come from the run folder
+                kind, hparams, settings, data = RunFolder(resume_dir).read_config()["kind"], None, None, None
+            else:
+                values = self.panel.settings()
+                kind, hparams = values["kind"], values["hparams"]
+                settings, data = self._new_run_inputs(values)
+                if data is None:  # the folder dialog was cancelled
+                    return None
+        except GenScopeError as exc:
+            self.say(str(exc))
+            return None
+        self.run_dir = Path(resume_dir or self.runs_root / f"{kind}-{datetime.now():%Y%m%d-%H%M%S}")
+        self.controls = Controls()
+        self.curves.reset()
+        self.samples.set_files([])
+        self._use_kind(kind)
+        if resume_dir is not None:
+            self._replay_metrics(self.run_dir)
+        self.job = self._submit(dict(kind=kind, hparams=hparams, data=data, settings=settings,
+                                     resume=resume_dir is not None))
+        self.controls.on_diverged = self.job.pause
+        self.started_at = time.monotonic()
+        self._set_running(True)
+        return self.job
+
+    def _new_run_inputs(self, values: dict) -> tuple[TrainSettings, DataSpec | None]:
+        """The form's settings over the model's defaults (engine.training.kinds), and its data set."""
+        entry = run_model(values["kind"])
+        form = {k: values[k] for k in ("epochs", "batch_size", "lr", "seed", "sample_every", "checkpoint_every",
+                                       "threads")}
+        settings = TrainSettings(**{**entry.settings, **form})
+        return settings, self._data_spec(values["data"], values["limit"], entry.data.get("val_limit"))
+
+    def _data_spec(self, name: str, limit: int | None, val_limit: int | None) -> DataSpec | None:
+        """The chosen data set; "mnist-pick" asks for a folder holding mnist/ (None if cancelled)."""
+        folder = str(self.context.data.path)
+        if name == "mnist-pick":
+            folder = QFileDialog.getExistingDirectory(self, "Folder holding mnist/", folder)
+            if not folder:
+                return None
+            name = "mnist"
+        return DataSpec(name=name, folder=folder, limit=limit, val_limit=val_limit)
+
+    def _use_kind(self, kind: str) -> None:
+        """Curve names, live controls and the samples caption of a ``kind`` run."""
+        entry = run_model(kind)
+        self.curve_names = dict(entry.metrics) if entry else {}
+        self.panel.allow_controls(live_controls(kind))
+        if entry is not None:
+            self.samples.set_caption(entry.caption)
+
+    def _submit(self, run: dict) -> Job:
+        """``run_training`` of ``self.run_dir`` with the ``run`` keyword arguments, on the worker."""
+        from engine.training.runs import run_training
+
+        run_dir, controls, device = self.run_dir, self.controls, str(self.context.device)
+        return self.context.worker.submit(
+            lambda: run_training(run_dir, **run, controls=controls, device=device),
+            name=f"Training {run['kind']}", on_event=self._on_event, on_error=self._on_error,
+            on_finished=self._on_finished)
+
+    def pause(self) -> None:
+        if self.job is not None:
+            self.job.pause()
+            self.say("Paused: the run holds at its next step. Resume continues; the curves keep every point.")
+
+    def resume(self) -> None:
+        if self.job is not None:
+            self.job.resume()
+            self.say("Training.")
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.say("Stopping: the run writes a last checkpoint, then ends.")
+
+    def apply_lr(self) -> None:
+        self._apply(lambda c: c.set_lr(self.panel.new_lr.value()))
+
+    def apply_beta(self) -> None:
+        self._apply(lambda c: c.set_beta(self.panel.new_beta.value()))
+
+    def _apply(self, change) -> None:
+        if self.controls is None or self.job is None or self.job.state.finished:
+            self.say("Start a run first; changes apply to the running one.")
+            return
+        try:
+            change(self.controls)
+        except GenScopeError as exc:
+            self.say(str(exc))
+
+    # ------------------------------------------------------------ events
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, TrainStep):
+            self._add_step(event)
+        elif isinstance(event, EpochEnd):
+            for name, value in event.val.items():
+                plot = "loss" if name == "loss" else TERMS
+                self.curves.add_point(plot, f"val {self.curve_names.get(name, name)}", self._last_step, value)
+        elif isinstance(event, Progress) and event.total:
+            self._show_progress(event)
+        elif isinstance(event, SamplesReady):
+            self.samples.add(event)
+        elif isinstance(event, SettingChanged):
+            self.curves.mark(event.step, f"{event.name}→{event.value:g}")
+            self.say(f"{event.name} set to {event.value:g} from step {event.step + 1}.")
+        elif isinstance(event, Diverged):
+            self.say(f"Training diverged at step {event.step} (non-finite {event.what}); the weights of step "
+                     f"{event.checkpoint_step} were restored and the run is paused. Lower the learning rate, "
+                     "then Resume.")
+        elif isinstance(event, RunStarted):
+            self.run_dir = Path(event.path)
+            verb = "Resumed" if event.resumed else "Started"
+            self.say(f"{verb} {self.run_dir.name} at step {event.step} of {event.total_steps}.")
+        elif isinstance(event, RunFinished):
+            self.say(f"Run {event.status} at step {event.step}.")
+
+    def _add_step(self, e: TrainStep) -> None:
+        self._last_step = e.step
+        self.curves.add_point("loss", "train loss", e.step, e.loss)
+        for name, value in e.metrics.items():  # recon, kl, elbo (VAEs); bits/dim (PixelCNN); bits/sample (WaveNet)
+            self.curves.add_point(TERMS, self.curve_names.get(name, name), e.step, value)
+        self.curves.add_point("gradient norm", "grad norm", e.step, e.grad_norm)
+        self.curves.add_point("learning rate", "lr", e.step, e.lr)
+        self.curves.add_point("throughput (examples/s)", "examples/s", e.step, e.samples_per_s)
+
+    def _show_progress(self, p: Progress) -> None:
+        now = time.monotonic()
+        if p.done < p.total and now - self._progress_shown < 0.25:
+            return  # a label repaint per step would cost the training thread more than it tells
+        self._progress_shown = now
+        self.panel.progress.setRange(0, p.total)
+        self.panel.progress.setValue(p.done)
+        elapsed = time.monotonic() - self.started_at
+        eta = elapsed / max(p.done, 1) * (p.total - p.done) if p.done else 0.0
+        self.panel.eta.setText(f"step {p.done} / {p.total} · {p.message} · ETA {eta / 60:.1f} min")
+
+    def _on_error(self, error: JobError) -> None:
+        self.say(error.text())
+
+    def _on_finished(self, job: Job) -> None:
+        self._set_running(False)
+        if job.state is JobState.CANCELLED:
+            self.say(f"Stopped; the run can be resumed from {self.run_dir}.")
+        self.refresh_runs()
+
+    def _set_running(self, running: bool) -> None:
+        b = self.panel.buttons
+        b["Start"].setEnabled(not running)
+        for name in ("Pause", "Resume", "Stop"):
+            b[name].setEnabled(running)
+
+    # -------------------------------------------------------------- runs list
+    def refresh_runs(self) -> None:
+        self.panel.runs.clear()
+        for run in list_runs(self.runs_root):
+            loss = f"{run.loss:.2f}" if run.loss is not None else "—"
+            item = QListWidgetItem(f"{run.name} · {run.kind} · {run.status} · step {run.step} · loss {loss}")
+            item.setData(Qt.ItemDataRole.UserRole, str(run.path))
+            self.panel.runs.addItem(item)
+
+    def _selected(self) -> list[Path]:
+        return [Path(i.data(Qt.ItemDataRole.UserRole)) for i in self.panel.runs.selectedItems()]
+
+    def overlay_selected(self) -> None:
+        for path in self._selected():
+            steps = [r for r in load_metrics(path) if r.get("type") == "step"]
+            if steps:
+                self.curves.add_overlay("loss", path.name, np.array([r["step"] for r in steps], float),
+                                        np.array([r["loss"] for r in steps], float))
+
+    def _replay_metrics(self, path: Path) -> None:
+        for r in load_metrics(path):
+            if r.get("type") == "step":
+                self._add_step(TrainStep(r["step"], r.get("epoch", 0), r["loss"], r.get("metrics", {}),
+                                         r.get("lr", 0.0), r.get("grad_norm", 0.0), r.get("samples_per_s", 0.0)))
+        self.samples.set_files(sample_files(path))
+
+    def resume_selected(self) -> None:
+        selected = self._selected()
+        if len(selected) != 1:
+            self.say("Select one run to resume.")
+            return
+        self.start(resume_dir=selected[0])
+
+    def use_selected(self) -> None:
+        selected = self._selected()
+        ckpt = selected[0] / "checkpoints" / "last.safetensors" if len(selected) == 1 else None
+        if ckpt is None or not ckpt.exists():
+            self.say("Select one run that has a checkpoint.")
+            return
+        self.run_checkpoint.emit(ckpt)
+
+    # -------------------------------------------------------------- misc
+    def _smoothing_changed(self, value: int) -> None:
+        self.curves.set_smoothing(value / 100)
+
+    def _log_changed(self, _checked: bool) -> None:
+        self.curves.set_log(self.panel.log_x.isChecked(), self.panel.log_y.isChecked())
+
+    def say(self, text: str) -> None:
+        self.status.setText(text)
+
+    def shutdown(self) -> None:
+        self.samples.clips.stop()
+        if self.job is not None:
+            self.job.cancel()

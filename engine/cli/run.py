@@ -1,0 +1,187 @@
+"""``train ... --run-dir``: the command-line face of :mod:`engine.training.runs` (the training monitor's run folders).
+
+:mod:`engine.cli.train` adds these options to ``train`` and hands over when
+``--run-dir`` is given::
+
+    python -m engine train vae --dataset generated --epochs 5 --run-dir runs/my-vae
+    python -m engine train vae --run-dir runs/my-vae --resume [--set-lr 1e-4]
+    python -m engine train pixelcnn --channels 32 --layers 5 --limit 10000 --epochs 2 --batch-size 32 --run-dir runs/pcnn
+    torchrun --nproc_per_node 2 --standalone -m engine train vae --run-dir runs/ddp ...
+
+The folder is the one the GUI reads (config.json, metrics.jsonl,
+checkpoints/, samples/). Under torchrun each process trains its shard
+(DistributedDataParallel) and rank 0 alone writes and prints. A divergence
+stops the command (the run is rolled back and saved); resume it with a
+lower learning rate via ``--resume --set-lr``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import torch
+
+from engine.training import distributed
+from engine.checkpoints import _write_atomic
+from engine.errors import ConfigError, GenScopeError
+from engine.events import Message, Progress
+from engine.training.data import AUDIO_DATASETS, DATASETS, DataSpec
+from engine.training.kinds import run_model
+from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, TrainSettings
+from engine.training.runs import open_run
+from engine.training.loop import EpochEnd, TrainStep
+
+NOT_ITERATIVE = ("ppca",)  # fitted in closed form: nothing to monitor
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """The run-folder options of ``train`` (used only with ``--run-dir``)."""
+    g = p.add_argument_group("run folder (training monitor)")
+    g.add_argument("--run-dir", default=None, help="train into this run folder (what the GUI's training monitor reads)")
+    g.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    g.add_argument("--set-lr", type=float, default=None, help="with --resume: continue with this learning rate")
+    g.add_argument("--dataset", choices=DATASETS, default=None,
+                   help="mnist, binarized_mnist, or generated (offline shapes, no data folder needed); default: the "
+                        "model's own (mnist for the latent models, binarized_mnist for pixelcnn)")
+    g.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 500)")
+    g.add_argument("--sample-every", type=int, default=None,
+                   help="steps between sample grids (default: the model's, 200)")
+    g.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in all")
+    g.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files (needs tensorboard)")
+    g.add_argument("--dump-weights", default=None, help=argparse.SUPPRESS)  # tests: each rank writes its weights' hash
+
+
+def _settings(args: argparse.Namespace) -> TrainSettings:
+    """The command line's settings over the model's defaults (engine.training.kinds)."""
+    entry = run_model(args.kind)
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+             "lr_decay": args.lr_decay, "max_steps": args.max_steps, "checkpoint_every": args.checkpoint_every,
+             "sample_every": args.sample_every, "device": args.device, "threads": args.threads}
+    return TrainSettings(**{**(entry.settings if entry else {}), **{k: v for k, v in given.items() if v is not None}})
+
+
+def _data(args: argparse.Namespace) -> DataSpec:
+    """The data set the command line names (default: the model's first), with the model's validation subset."""
+    entry = run_model(args.kind)
+    name = args.dataset or (entry.datasets[0] if entry else "mnist")
+    extra = {"segment": args.segment} if getattr(args, "segment", None) and name in AUDIO_DATASETS else {}
+    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit") if entry else None,
+                    **extra)
+
+
+class _TensorBoard:
+    """Scalars to ``<run>/tensorboard`` when the tensorboard package is installed; else one line and nothing."""
+
+    def __init__(self, run_dir: Path, enabled: bool):
+        self.writer = None
+        if not enabled:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            print("--tensorboard: the tensorboard package is not installed (pip install tensorboard); "
+                  "training without it.", file=sys.stderr)
+            return
+        self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def add(self, event: object) -> None:
+        if self.writer is None:
+            return
+        if isinstance(event, TrainStep):
+            for name, value in {"loss": event.loss, "lr": event.lr, "grad_norm": event.grad_norm, **event.metrics}.items():
+                self.writer.add_scalar(f"train/{name}", value, event.step)
+        elif isinstance(event, EpochEnd):
+            for name, value in event.val.items():
+                self.writer.add_scalar(f"val/{name}", value, event.epoch)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _show(event: object, last: TrainStep | None) -> None:
+    """One updating terminal line for progress, one line per epoch and per notable event."""
+    if isinstance(event, Progress) and event.total and last is not None:
+        sys.stderr.write(f"\r  {event.message}  step {event.done}/{event.total}  loss {last.loss:.2f}  "
+                         f"lr {last.lr:.2g}  {last.samples_per_s:.0f} img/s   ")
+    elif isinstance(event, EpochEnd):
+        val = f"  | val loss {event.val['loss']:.2f}" if event.val else ""
+        sys.stderr.write(f"\r  epoch {event.epoch}: loss {event.train.get('loss', float('nan')):.2f}{val}".ljust(80) + "\n")
+    elif isinstance(event, RunStarted):
+        what = "resuming at step" if event.resumed else "starting at step"
+        sys.stderr.write(f"  {event.path}: {what} {event.step} of {event.total_steps}\n")
+    elif isinstance(event, Message):
+        sys.stderr.write(f"\n  {event.text}\n")
+
+
+def _dump_weights(folder: str, model: torch.nn.Module, rank: int) -> None:
+    """Write ``folder/rank{rank}.sha256``: the hash of every weight's bytes, in state_dict order."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / f"rank{rank}.sha256").write_text(digest.hexdigest() + "\n")
+
+
+def _drive(loop, main: bool, run_dir: Path, tensorboard: bool) -> tuple[str, int]:
+    """Advance the run to its end, printing on rank 0; return (status, step). A divergence closes the run."""
+    tb, last, status = _TensorBoard(run_dir, tensorboard and main), None, "stopped"
+    events = loop.events()
+    try:
+        for event in events:
+            last = event if isinstance(event, TrainStep) else last
+            if main:
+                _show(event, last)
+                tb.add(event)
+            if isinstance(event, Diverged):
+                events.close()
+                raise GenScopeError(
+                    f"Training diverged at step {event.step} (the {event.what} is not finite); the run was rolled "
+                    f"back to step {event.checkpoint_step} and saved. Resume with a lower learning rate: "
+                    f"--resume --set-lr {last.lr / 10 if last else 1e-4:.2g}.")
+            if isinstance(event, RunFinished):
+                status = event.status
+    finally:
+        events.close()
+        tb.close()
+    return status, loop.step
+
+
+def cmd_train_run(args: argparse.Namespace, hparams: dict | None) -> int:
+    """``train KIND --run-dir DIR``: train (or resume) a run folder; under torchrun, data-parallel.
+
+    ``hparams``: the model's constructor arguments from the command line (None:
+    this kind cannot start a run here; resuming works for any kind).
+    """
+    if args.kind in NOT_ITERATIVE:
+        raise ConfigError(f"{args.kind} is fitted in closed form; --run-dir is for models trained step by step.")
+    if args.set_lr is not None and not args.resume:
+        raise ConfigError("--set-lr changes the learning rate of a resumed run; use --lr for a new one.")
+    if hparams is None and not args.resume:
+        raise ConfigError(f"--run-dir cannot start a new {args.kind} run from the command line yet; use --out.")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ctx = distributed.init_from_env(args.device)
+    try:
+        controls = Controls()
+        if args.set_lr is not None:
+            controls.set_lr(args.set_lr)
+        loop = open_run(args.run_dir, kind=args.kind, hparams=hparams, data=_data(args), controls=controls,
+                        settings=None if args.resume else _settings(args), resume=args.resume, dist=ctx)
+        main = ctx is None or ctx.is_main
+        status, step = _drive(loop, main, Path(args.run_dir), args.tensorboard)
+        if args.dump_weights:
+            _dump_weights(args.dump_weights, loop.model, ctx.rank if ctx else 0)
+        if main and args.out and status == "finished":
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(Path(args.out), loop.folder.last_path.read_bytes())
+        if main:
+            print(f"\n{status} at step {step}: {args.run_dir}" + (f" -> {args.out}" if args.out else ""))
+        distributed.barrier(ctx)
+    finally:
+        distributed.cleanup(ctx)
+    return 0
