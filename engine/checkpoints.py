@@ -28,7 +28,7 @@ from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
 from engine import __version__ as ENGINE_VERSION
-from engine.errors import CheckpointError
+from engine.errors import CheckpointError, file_errors
 
 FORMAT_VERSION = 1
 METADATA_KEY = "genscope"
@@ -222,14 +222,8 @@ def _check_kind(config: dict, expected_kind: str | Iterable[str] | None, path: P
 
 def _open_checked(path: Path):
     """Open ``path`` for reading, with missing-file and permission errors as CheckpointError."""
-    try:
+    with file_errors(path, CheckpointError, "checkpoint file", label="Checkpoint "):
         return open(path, "rb")
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"Checkpoint {path} does not exist.") from exc
-    except IsADirectoryError as exc:
-        raise CheckpointError(f"{path} is a folder, not a checkpoint file.") from exc
-    except OSError as exc:
-        raise CheckpointError(f"Could not read checkpoint {path}: {exc.strerror or exc}.") from exc
 
 
 def read_config(path: str | os.PathLike, expected_kind: str | Iterable[str] | None = None) -> dict:

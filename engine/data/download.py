@@ -14,6 +14,13 @@ partial or corrupt. A ``.part`` left by a cancelled run is resumed with an
 HTTP ``Range`` request. Closing the generator (cooperative cancel) closes
 the connection and leaves only the ``.part``. Standard library only.
 
+Why not ``pooch``: pooch (1.9) verifies hashes and moves finished files into
+place as this does, but an interrupted download starts again from byte 0
+(it never resumes a partial file with ``Range``: the FSDD archive is ~16 MB
+and the MNIST files ~10 MB on links that drop), and it reports progress
+through a tqdm bar rather than events a GUI worker can forward and cancel
+between chunks. Both are what this module exists for.
+
 ``base_url`` (or the ``GENSCOPE_MIRROR`` environment variable) replaces
 upstream: file ``f`` of data set ``d`` is then fetched from
 ``{base_url}/{d}/{basename of f's upstream URL}``.

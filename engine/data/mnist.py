@@ -24,7 +24,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from engine.errors import ConfigError, DataError
+from engine.errors import ConfigError, DataError, file_errors
 
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_UINT8 = 0x08
@@ -43,18 +43,11 @@ _CHUNK = 1 << 20
 @contextlib.contextmanager
 def _translate_errors(path: Path) -> Iterator[None]:
     """Turn I/O and gzip failures while reading ``path`` into a DataError."""
-    try:
-        yield
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise DataError(
-            f"{path.name} is a truncated or corrupt gzip file ({exc}); re-download it."
-        ) from exc
-    except FileNotFoundError as exc:
-        raise DataError(f"{path} does not exist.") from exc
-    except IsADirectoryError as exc:
-        raise DataError(f"{path} is a folder, not a data file.") from exc
-    except OSError as exc:
-        raise DataError(f"Could not read {path}: {exc.strerror or exc}.") from exc
+    with file_errors(path, DataError, "data file"):
+        try:
+            yield
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise DataError(f"{path.name} is a truncated or corrupt gzip file ({exc}); re-download it.") from exc
 
 
 def _open_data_file(path: Path) -> BinaryIO:

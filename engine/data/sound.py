@@ -80,34 +80,45 @@ class Clip:
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Band-limited resampling (FFT method: exact for periodic signals, fine for clips): (T,) -> (T * out / in,)."""
+    """Band-limited resampling with libsoxr (python-soxr, "HQ"): (T,) -> (round(T * out / in),) float32.
+
+    soxr filters a finite clip as it is (no periodic wrap-around, unlike an
+    FFT resampler); clips too short for its filter (a few samples) are
+    linearly interpolated instead, so any clip of at least one sample works.
+    """
+    import soxr
+
+    audio = np.asarray(audio, np.float32)
     if rate_in == rate_out or len(audio) == 0:
-        return audio.astype(np.float32)
+        return audio.copy()
     n_out = max(1, int(round(len(audio) * rate_out / rate_in)))
-    pad = len(audio) // 8  # reflect-pad to soften the wrap-around the FFT method assumes
-    padded = np.pad(audio.astype(np.float64), (pad, pad), mode="reflect") if len(audio) > 2 else audio
-    spec = np.fft.rfft(padded)
-    n_pad_out = int(round(len(padded) * rate_out / rate_in))
-    keep = min(len(spec), n_pad_out // 2 + 1)
-    out_spec = np.zeros(n_pad_out // 2 + 1, np.complex128)
-    out_spec[:keep] = spec[:keep]
-    out = np.fft.irfft(out_spec, n_pad_out) * (n_pad_out / len(padded))
-    start = int(round(pad * rate_out / rate_in))
-    return np.clip(out[start : start + n_out], -1, 1).astype(np.float32)
+    out = soxr.resample(audio, rate_in, rate_out, quality="HQ") if len(audio) >= _SOXR_MIN_SAMPLES else None
+    if out is None or len(out) != n_out:
+        t_in = np.arange(len(audio)) / rate_in
+        out = np.interp(np.arange(n_out) / rate_out, t_in, audio)
+    return np.clip(out, -1, 1).astype(np.float32)
 
 
-def read_audio(path: str | os.PathLike, rate: int) -> Clip:
-    """Read any sound file soundfile knows as a mono float32 clip at ``rate`` Hz.
+_SOXR_MIN_SAMPLES = 16  # below this soxr may return no samples at all
+
+
+def read_audio(path: str | os.PathLike, rate: int, seconds: float | None = None) -> Clip:
+    """Read a sound file soundfile knows as a mono float32 clip at ``rate`` Hz (only its first ``seconds``, if given).
 
     Stereo is averaged to mono and another rate is resampled, each noted in
-    ``Clip.notes``. Unreadable, empty or corrupt files raise :class:`DataError`
-    naming the file.
+    ``Clip.notes``. With ``seconds`` only that much of the file is read from
+    disk (priming with 0.25 s of a long recording reads 0.25 s). Unreadable,
+    empty or corrupt files raise :class:`DataError` naming the file.
     """
     import soundfile as sf
 
     path = Path(path)
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        raise DataError(f"The length to read from {path.name} must be a positive number of seconds, got {seconds!r}.")
     try:
-        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            frames = -1 if seconds is None else max(1, int(math.ceil(seconds * f.samplerate)))
+            data, file_rate = f.read(frames, dtype="float32", always_2d=True), f.samplerate
     except FileNotFoundError:
         raise DataError(f"Audio file {path} does not exist.") from None
     except (RuntimeError, sf.LibsndfileError, ValueError) as exc:

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.errors import ConfigError, DataError
+from engine.errors import ConfigError, DataError, file_errors
 
 # Row-number columns written by R (Rdatasets) and pandas; skipped when choosing columns by default.
 INDEX_NAMES = ("", "rownames", "index", "unnamed: 0")
@@ -46,16 +46,10 @@ def _number(cell: str) -> float | None:
 def _read_rows(path: Path) -> list[list[str]]:
     """All non-blank rows of the CSV file, delimiter sniffed among , ; tab."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with file_errors(path, DataError, "CSV file"), open(path, newline="", encoding="utf-8-sig") as f:
             text = f.read()
-    except FileNotFoundError as exc:
-        raise DataError(f"{path} does not exist.") from exc
-    except IsADirectoryError as exc:
-        raise DataError(f"{path} is a folder, not a CSV file.") from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{path.name} is not a UTF-8 text file; save it as CSV (UTF-8).") from exc
-    except OSError as exc:
-        raise DataError(f"Could not read {path}: {exc.strerror or exc}.") from exc
     try:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
     except csv.Error:

@@ -123,8 +123,10 @@ class LatentImageModel(nn.Module):
     """Shared part of the VAE and the autoencoder: settings, decoder and decoding helpers."""
 
     kind = "latent"
+    code_factor = 1  # encoder outputs per latent dimension: 2 for (mu, logvar), 1 for a point code
 
-    def __init__(self, latent_dim: int, arch: str, hidden: tuple[int, ...] | list[int], activation: str):
+    def __init__(self, latent_dim: int = 2, arch: str = "mlp", hidden: tuple[int, ...] | list[int] = (512, 256),
+                 activation: str = "elu"):
         super().__init__()
         if int(latent_dim) < 1:
             raise ConfigError(f"latent_dim must be at least 1, got {latent_dim}.")
@@ -136,6 +138,7 @@ class LatentImageModel(nn.Module):
         _activation(activation)
         self.latent_dim, self.arch, self.hidden, self.activation = int(latent_dim), arch, hidden, activation
         self.decoder = Decoder(arch, self.latent_dim, hidden, activation)
+        self.encoder = Encoder(arch, self.code_factor * self.latent_dim, hidden, activation)
 
     def hparams(self) -> dict:
         """Constructor keyword arguments (JSON-able), stored in checkpoints."""
@@ -151,23 +154,19 @@ class LatentImageModel(nn.Module):
 
 
 class VAE(LatentImageModel):
-    """Gaussian encoder q(z|x) = N(mu, diag exp(logvar)), prior N(0, I), Bernoulli decoder."""
+    """Gaussian encoder q(z|x) = N(mu, diag exp(logvar)), prior N(0, I), Bernoulli decoder.
+
+    ``settings``: the :class:`LatentImageModel` ones (latent_dim, arch, hidden, activation).
+    """
 
     kind = "vae"
+    code_factor = 2
 
-    def __init__(
-        self,
-        latent_dim: int = 2,
-        arch: str = "mlp",
-        hidden: tuple[int, ...] | list[int] = (512, 256),
-        activation: str = "elu",
-        beta: float = 1.0,
-    ):
-        super().__init__(latent_dim, arch, hidden, activation)
+    def __init__(self, beta: float = 1.0, **settings):
+        super().__init__(**settings)
         if not float(beta) > 0:
             raise ConfigError(f"beta must be positive, got {beta}.")
         self.beta = float(beta)
-        self.encoder = Encoder(arch, 2 * self.latent_dim, self.hidden, activation)
 
     def hparams(self) -> dict:
         return {**super().hparams(), "beta": self.beta}
@@ -233,16 +232,6 @@ class Autoencoder(LatentImageModel):
     """Deterministic encoder z = f(x) and the VAE's decoder, trained on reconstruction (BCE) only."""
 
     kind = "autoencoder"
-
-    def __init__(
-        self,
-        latent_dim: int = 2,
-        arch: str = "mlp",
-        hidden: tuple[int, ...] | list[int] = (512, 256),
-        activation: str = "elu",
-    ):
-        super().__init__(latent_dim, arch, hidden, activation)
-        self.encoder = Encoder(arch, self.latent_dim, self.hidden, activation)
 
     def encode(self, x: Tensor) -> tuple[Tensor, None]:
         """Images (B, 784 | 28x28) -> (z (B, L), None); None where a VAE has its log-variance."""
