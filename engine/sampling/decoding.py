@@ -60,6 +60,19 @@ def _whole(value, name: str) -> int:
     return int(float(value))
 
 
+def _set_fraction(proc, name: str, meaning: str) -> None:
+    """Validate ``proc.p`` in (0, 1] and store it as a float (frozen dataclass)."""
+    p = _number(proc.p, name)
+    _store(proc, "p", p, 0 < p <= 1, f"{name} must be in (0, 1] ({meaning}), got {proc.p}.")
+
+
+def _store(proc, attr: str, value, valid: bool, refusal: str) -> None:
+    """Store the checked ``value`` on the frozen processor, or raise ConfigError(``refusal``)."""
+    if not valid:
+        raise ConfigError(refusal)
+    object.__setattr__(proc, attr, value)
+
+
 # --------------------------------------------------------------------------- processors
 
 
@@ -72,9 +85,7 @@ class Temperature:
 
     def __post_init__(self):
         t = _number(self.t, "Temperature")
-        if t < 0:
-            raise ConfigError(f"Temperature must be 0 (greedy) or positive, got {self.t}.")
-        object.__setattr__(self, "t", t)
+        _store(self, "t", t, t >= 0, f"Temperature must be 0 (greedy) or positive, got {self.t}.")
 
     def __call__(self, logits: Tensor) -> Tensor:
         if self.t == 0:
@@ -92,9 +103,7 @@ class TopK:
 
     def __post_init__(self):
         k = _whole(self.k, "top-k")
-        if k < 1:
-            raise ConfigError(f"top-k must keep at least 1 value, got {self.k}.")
-        object.__setattr__(self, "k", k)
+        _store(self, "k", k, k >= 1, f"top-k must keep at least 1 value, got {self.k}.")
 
     def __call__(self, logits: Tensor) -> Tensor:
         if self.k >= logits.shape[-1]:
@@ -112,10 +121,7 @@ class TopP:
     op = OP_TOP_P  # the kernels' op code (see Strategy.chain)
 
     def __post_init__(self):
-        p = _number(self.p, "top-p")
-        if not 0 < p <= 1:
-            raise ConfigError(f"top-p must be in (0, 1] (the probability mass kept), got {self.p}.")
-        object.__setattr__(self, "p", p)
+        _set_fraction(self, "top-p", "the probability mass kept")
 
     def __call__(self, logits: Tensor) -> Tensor:
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)
@@ -135,10 +141,7 @@ class MinP:
     op = OP_MIN_P  # the kernels' op code (see Strategy.chain)
 
     def __post_init__(self):
-        p = _number(self.p, "min-p")
-        if not 0 < p <= 1:
-            raise ConfigError(f"min-p must be in (0, 1] (a fraction of the top probability), got {self.p}.")
-        object.__setattr__(self, "p", p)
+        _set_fraction(self, "min-p", "a fraction of the top probability")
 
     def __call__(self, logits: Tensor) -> Tensor:
         log_probs = torch.log_softmax(logits.double(), dim=-1)
