@@ -171,7 +171,7 @@ class _Run:
         self.known, self.mask = known_values(known, mask, int(n), self.steps, self.order)
         known_flat = None if known is None else torch.zeros(int(n), self.steps, dtype=torch.long)
         if known_flat is not None:
-            known_flat[:, self.order] = self.known
+            known_flat[:, self.order] = torch.where(self.mask, self.known, 0)  # unknown positions: 0
         self.state = model.start(int(n), labels, length, method, known_flat)
         self.values = torch.zeros(int(n), self.steps, dtype=torch.long)
         self.sampled_lp = torch.zeros(int(n), dtype=torch.float64)
