@@ -180,12 +180,23 @@ class PixelCNN(nn.Module):
         nll = -self.log_prob(self.quantize(x), labels).mean()
         return nll, {"bits_per_dim": bits_per_dim(nll.detach(), self.height * self.width)}
 
-    def samples(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` images (n, H, W) float in [0, 1] from the fast sampler (:func:`engine.sampling.pixelcnn.sample`)."""
-        from engine.sampling.pixelcnn import sample  # it imports this module
+    # ------------------------------------------------------------------ the autoregressive protocol
 
-        done = sample(self, n, generator=generator)
-        return torch.from_numpy(done.image).float() / (self.levels - 1)
+    def n_steps(self, length: int | None = None) -> int:
+        """D = H * W pixels (``length``, if given, must equal it)."""
+        if length is not None and int(length) != self.height * self.width:
+            raise ConfigError(f"This PixelCNN paints {self.height}x{self.width} images; the length is fixed.")
+        return self.height * self.width
+
+    def order(self, length: int | None = None) -> Tensor:
+        """Raster order: step i paints flat pixel i = row * W + col, (D,) int64."""
+        return torch.arange(self.n_steps(length))
+
+    def start(self, batch: int, labels=None, length: int | None = None, method: str = "fast",
+              known: Tensor | None = None) -> "PixelState":
+        """Incremental state for ``batch`` images (see :mod:`engine.sampling.autoregressive`)."""
+        self.n_steps(length)
+        return PixelState(self, batch, labels, method, known)
 
 
 def _as_linear(conv: nn.Conv2d) -> Tensor:
@@ -288,3 +299,54 @@ class RowCache:
         self.v = [v.index_select(0, index) for v in self.v]
         self.cond = [c if c is None else (c[0].index_select(0, index), c[1].index_select(0, index)) for c in self.cond]
         self._np = None
+
+
+class PixelState:
+    """The protocol's incremental state: B images painted in raster order.
+
+    ``method="fast"``: a :class:`RowCache` (compiled column step on the CPU
+    with numba, else torch; "torch" forces torch); ``"naive"``: one full
+    forward pass over the (B, 1, H, W) image per pixel. ``known`` (B, D)
+    prefills the image (the sampler advances by those values anyway).
+    """
+
+    def __init__(self, model: PixelCNN, batch: int, labels=None, method: str = "fast", known: Tensor | None = None):
+        if method not in ("fast", "naive", "torch"):
+            raise ConfigError(f"Unknown sampling method {method!r}; use 'fast' or 'naive'.")
+        device = model.head[1].weight.device
+        self.labels = None if labels is None else torch.as_tensor(labels, device=device).long().reshape(-1)
+        model.conditioning(self.labels, batch)  # validate the labels before painting anything
+        image = torch.zeros(batch, 1, model.height, model.width, device=device)
+        if known is not None:
+            image[:] = torch.as_tensor(known, dtype=torch.float32).reshape(batch, 1, model.height, model.width)
+        self.model, self.step, self._image = model, 0, image
+        self.cache = None if method == "naive" else RowCache(model, image, self.labels, compiled=method == "fast")
+
+    @property
+    def image(self) -> Tensor:
+        """The image buffer (B, 1, H, W) level values."""
+        return self.cache.image if self.cache is not None else self._image
+
+    def logits(self) -> Tensor:
+        """Logits (B, V) of the next pixel."""
+        r, c = divmod(self.step, self.model.width)
+        if self.cache is None:
+            return self.model.categorical_logits(self.model(self._image, self.labels))[:, r, c]
+        if self.cache.row != r:
+            self.cache.start_row(r)
+        return self.cache.logits(c)
+
+    def advance(self, values: Tensor) -> None:
+        """Paint the next pixel with ``values`` (B,)."""
+        r, c = divmod(self.step, self.model.width)
+        self.image[:, 0, r, c] = values.to(self.image)
+        self.step += 1
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep images ``index`` (n,) in this order."""
+        index = index.to(self.image.device)
+        self.labels = None if self.labels is None else self.labels.index_select(0, index)
+        if self.cache is not None:
+            self.cache.reorder(index)
+        else:
+            self._image = self._image.index_select(0, index)

@@ -16,10 +16,14 @@ Buffers (float32; ``L`` layers, ``R`` residual, ``S`` skip, ``Q`` levels,
   ``ws`` (L, S, R), ``bs`` (S,) the summed skip biases; head ``w1`` (S, S),
   ``b1`` (S,), ``w2`` (Q, S), ``b2`` (Q,).
 
-Decoding here mirrors :mod:`engine.sampling.decoding` exactly (temperature, top-k with
-ties broken by index, top-p keeping the smallest most-probable set with mass
->= p, min-p, greedy = first argmax, inverse-CDF draw in float64 with one
-uniform per step), so both paths draw the same values from the same uniforms.
+Decoding: :func:`apply_chain` applies the processor chain that
+:meth:`engine.sampling.decoding.Strategy.chain` exports, rows (op code,
+parameter) in order, with the torch processors' semantics in float64
+(temperature, 0 = keep the first argmax; top-k with ties broken by index;
+top-p keeping the smallest most-probable set with mass >= p; min-p), then
+:func:`select` takes the first argmax (greedy) or the inverse-CDF draw with
+one uniform per step per stream, so the compiled and the generic path draw
+the same values from the same uniforms (tested).
 """
 
 from __future__ import annotations
@@ -102,75 +106,101 @@ def network_step(prev, t, dil, queue, emb, wd, bd, wr, br, ws, bs, w1, b1, w2, b
 
 
 @njit(cache=True, nogil=True)
-def choose(logits, greedy, temperature, top_k, top_p, min_p, u):  # pragma: no cover - compiled
-    """One value from logits (Q,) under the strategy; returns (value, log p_model(value))."""
-    q = logits.shape[0]
-    x = logits.astype(np.float64)
+def apply_chain(x, chain):  # pragma: no cover - compiled
+    """Apply the processor rows ``chain`` (P, 2) = (op, parameter) in order to logits ``x`` (Q,) float64, in place."""
+    q = x.shape[0]
+    for row in range(chain.shape[0]):
+        op, param = int(chain[row, 0]), chain[row, 1]
+        if op == 0 and param == 0.0:  # temperature 0: keep only the first argmax
+            best = np.argmax(x)
+            for i in range(q):
+                if i != best:
+                    x[i] = -np.inf
+        elif op == 0:
+            for i in range(q):
+                x[i] = x[i] / param
+        elif op == 1 and int(param) < q:  # top-k, ties by index (stable sort)
+            order = np.argsort(-x, kind="mergesort")
+            for i in range(int(param), q):
+                x[order[i]] = -np.inf
+        elif op == 2:  # top-p: keep while the mass ranked above is < p (the first always)
+            order = np.argsort(-x, kind="mergesort")
+            m = x[order[0]]
+            total = np.exp(x - m).sum()
+            cum = 0.0
+            for i in range(q):
+                pr = math.exp(x[order[i]] - m) / total
+                cum += pr
+                if i > 0 and not (cum - pr < param):
+                    x[order[i]] = -np.inf
+        elif op == 3:  # min-p: drop log p < max log p + log(p)
+            m = x.max()
+            lse = m + math.log(np.exp(x - m).sum())
+            threshold = (m - lse) + math.log(param)
+            for i in range(q):
+                if x[i] - lse < threshold:
+                    x[i] = -np.inf
+
+
+@njit(cache=True, nogil=True)
+def select(x, greedy, u):  # pragma: no cover - compiled
+    """The value chosen from processed logits ``x`` (Q,) float64: first argmax, or the inverse-CDF draw at ``u``."""
+    if greedy:
+        return int(np.argmax(x))
     m = x.max()
     e = np.exp(x - m)
-    lse = m + math.log(e.sum())
-    if greedy or temperature == 0.0:
-        best = int(np.argmax(logits))
-        return best, x[best] - lse
-    z = x / temperature
-    ez = e if temperature == 1.0 else np.exp(z - z.max())  # exp(z - max z): the top value has weight 1
-    keep = np.ones(q, np.bool_)
-    if top_k > 0 and top_k < q:
-        order = np.argsort(-z, kind="mergesort")
-        keep[:] = False
-        for i in range(top_k):
-            keep[order[i]] = True
-    if top_p < 1.0:
-        order = np.argsort(-z, kind="mergesort")
-        total = ez.sum()
-        mass = 0.0
-        for i in range(q):
-            keep[order[i]] = mass < top_p or i == 0
-            mass += ez[order[i]] / total
-    if min_p > 0.0:
-        for i in range(q):
-            keep[i] = ez[i] >= min_p
-    target, weights = 0.0, np.where(keep, ez, 0.0)
-    target = u * weights.sum()
-    cdf, value, last = 0.0, 0, 0
-    for i in range(q):
-        cdf += weights[i]
-        if cdf <= target:
+    probs = e / e.sum()
+    cdf = np.cumsum(probs)
+    target = u * cdf[-1]
+    value, last = 0, 0
+    for i in range(x.shape[0]):
+        if cdf[i] <= target:
             value += 1
-        if weights[i] > 0:
+        if probs[i] > 0:
             last = i
-    value = min(value, last)
+    return min(value, last)
+
+
+@njit(cache=True, nogil=True)
+def choose(logits, chain, greedy, u):  # pragma: no cover - compiled
+    """One value from logits (Q,) under the chain and selector; returns (value, log p_model(value))."""
+    x = logits.astype(np.float64)
+    m = x.max()
+    lse = m + math.log(np.exp(x - m).sum())
+    processed = x.copy()
+    apply_chain(processed, chain)
+    value = select(processed, greedy, u)
     return value, x[value] - lse
 
 
 @njit(cache=True, nogil=True)
-def generate_chunk(prev, t0, n, dil, queue, weights, strategy, uniforms, forced, n_forced,
-                   codes_out, logp_out, probs_out, prob_stride):  # pragma: no cover - compiled
-    """Generate ``n`` steps for stream 0 from time ``t0`` fed ``prev``; returns the last code.
+def generate_chunk(prev, t0, n, dil, queue, weights, chain, greedy, uniforms, known, known_mask,
+                   values_out, logp_out, probs_out, prob_stride):  # pragma: no cover - compiled
+    """Generate ``n`` steps for B streams from time ``t0`` fed ``prev`` (B,) (updated in place).
 
-    ``forced[i]`` replaces the draw for i < ``n_forced`` (priming). ``codes_out`` (n,),
-    ``logp_out`` (n,) the model log-probability of each value, ``probs_out``
-    (ceil(n / prob_stride), Q) the model's distribution every ``prob_stride`` steps.
+    ``uniforms`` (n, B) float64; ``known`` (n, B) int64 replaces the draw where
+    ``known_mask`` (n, B). Out: ``values_out`` (n, B) int64, ``logp_out`` (n, B)
+    float64 model log p of each value, ``probs_out`` (ceil(n / prob_stride), B, Q)
+    the model's distribution every ``prob_stride`` steps.
     """
     emb, wd, bd, wr, br, ws, bs, w1, b1, w2, b2 = weights
-    greedy, temperature, top_k, top_p, min_p = strategy
-    logits = np.empty((1, w2.shape[0]), np.float32)
-    p = np.empty(1, np.int64)
-    p[0] = prev
+    batch = prev.shape[0]
+    logits = np.empty((batch, w2.shape[0]), np.float32)
     for i in range(n):
-        network_step(p, t0 + i, dil, queue, emb, wd, bd, wr, br, ws, bs, w1, b1, w2, b2, True, logits)
-        row = logits[0]
-        if i % prob_stride == 0:
-            m = row.max()
-            e = np.exp(row - m)
-            probs_out[i // prob_stride] = e / e.sum()
-        if i < n_forced:
-            value = forced[i]
-            m = row.max()
-            logp = row[value] - (m + math.log(np.exp(row - m).sum()))
-        else:
-            value, logp = choose(row, greedy > 0, temperature, int(top_k), top_p, min_p, uniforms[i])
-        codes_out[i] = value
-        logp_out[i] = logp
-        p[0] = value
-    return p[0]
+        network_step(prev, t0 + i, dil, queue, emb, wd, bd, wr, br, ws, bs, w1, b1, w2, b2, True, logits)
+        for b in range(batch):
+            if i % prob_stride == 0:
+                x = logits[b].astype(np.float64)
+                e = np.exp(x - x.max())
+                probs_out[i // prob_stride, b] = e / e.sum()
+            if known_mask[i, b]:
+                value = known[i, b]
+                x = logits[b].astype(np.float64)
+                m = x.max()
+                logp = x[value] - (m + math.log(np.exp(x - m).sum()))
+            else:
+                value, logp = choose(logits[b], chain, greedy, uniforms[i, b])
+            values_out[i, b] = value
+            logp_out[i, b] = logp
+        for b in range(batch):
+            prev[b] = values_out[i, b]

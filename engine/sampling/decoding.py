@@ -8,6 +8,11 @@ Three parts, kept apart (the pattern of transformers' ``logits_process``):
   removed values get logit -inf;
 - selectors: :func:`greedy` (argmax, no randomness) and :func:`multinomial`
   (inverse-CDF draw, one uniform per row from an explicit ``torch.Generator``);
+  :meth:`Strategy.decide` applies the chain and the selector to given
+  uniforms (B,) float64, the one randomness convention of every sampler;
+- :meth:`Strategy.chain`: the processors as rows (op code, parameter) in
+  order (``OP_TEMPERATURE``, ``OP_TOP_K``, ``OP_TOP_P``, ``OP_MIN_P``), what
+  a compiled kernel applies with the same semantics (tested identical);
 - :class:`Strategy` (processors + selector) built by :func:`make_strategy`,
   which turns bad settings into one :class:`~engine.errors.ConfigError`
   sentence fit for a GUI panel or the CLI; and :func:`beam_search_steps`,
@@ -23,6 +28,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -30,6 +36,7 @@ from engine.errors import ConfigError
 
 STRATEGY_NAMES = ("sample", "greedy", "temperature", "top-k", "top-p", "min-p", "beam")
 _NEG_INF = float("-inf")
+OP_TEMPERATURE, OP_TOP_K, OP_TOP_P, OP_MIN_P = 0, 1, 2, 3
 
 
 def bernoulli_as_categorical(logit: Tensor) -> Tensor:
@@ -53,6 +60,19 @@ def _whole(value, name: str) -> int:
     return int(float(value))
 
 
+def _set_fraction(proc, name: str, meaning: str) -> None:
+    """Validate ``proc.p`` in (0, 1] and store it as a float (frozen dataclass)."""
+    p = _number(proc.p, name)
+    _store(proc, "p", p, 0 < p <= 1, f"{name} must be in (0, 1] ({meaning}), got {proc.p}.")
+
+
+def _store(proc, attr: str, value, valid: bool, refusal: str) -> None:
+    """Store the checked ``value`` on the frozen processor, or raise ConfigError(``refusal``)."""
+    if not valid:
+        raise ConfigError(refusal)
+    object.__setattr__(proc, attr, value)
+
+
 # --------------------------------------------------------------------------- processors
 
 
@@ -61,12 +81,11 @@ class Temperature:
     """Divide logits by ``t`` > 0; ``t == 0`` keeps only the argmax (greedy)."""
 
     t: float
+    op = OP_TEMPERATURE  # the kernels' op code (see Strategy.chain)
 
     def __post_init__(self):
         t = _number(self.t, "Temperature")
-        if t < 0:
-            raise ConfigError(f"Temperature must be 0 (greedy) or positive, got {self.t}.")
-        object.__setattr__(self, "t", t)
+        _store(self, "t", t, t >= 0, f"Temperature must be 0 (greedy) or positive, got {self.t}.")
 
     def __call__(self, logits: Tensor) -> Tensor:
         if self.t == 0:
@@ -80,12 +99,11 @@ class TopK:
     """Keep exactly the ``k`` largest logits per row (ties broken by index); ``k`` >= 1."""
 
     k: int
+    op = OP_TOP_K  # the kernels' op code (see Strategy.chain)
 
     def __post_init__(self):
         k = _whole(self.k, "top-k")
-        if k < 1:
-            raise ConfigError(f"top-k must keep at least 1 value, got {self.k}.")
-        object.__setattr__(self, "k", k)
+        _store(self, "k", k, k >= 1, f"top-k must keep at least 1 value, got {self.k}.")
 
     def __call__(self, logits: Tensor) -> Tensor:
         if self.k >= logits.shape[-1]:
@@ -100,12 +118,10 @@ class TopP:
     """Nucleus: keep the smallest set of most probable values whose mass is >= ``p``, p in (0, 1]."""
 
     p: float
+    op = OP_TOP_P  # the kernels' op code (see Strategy.chain)
 
     def __post_init__(self):
-        p = _number(self.p, "top-p")
-        if not 0 < p <= 1:
-            raise ConfigError(f"top-p must be in (0, 1] (the probability mass kept), got {self.p}.")
-        object.__setattr__(self, "p", p)
+        _set_fraction(self, "top-p", "the probability mass kept")
 
     def __call__(self, logits: Tensor) -> Tensor:
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True, stable=True)
@@ -122,12 +138,10 @@ class MinP:
     """Keep values whose probability is >= ``p`` times the largest probability, p in (0, 1]."""
 
     p: float
+    op = OP_MIN_P  # the kernels' op code (see Strategy.chain)
 
     def __post_init__(self):
-        p = _number(self.p, "min-p")
-        if not 0 < p <= 1:
-            raise ConfigError(f"min-p must be in (0, 1] (a fraction of the top probability), got {self.p}.")
-        object.__setattr__(self, "p", p)
+        _set_fraction(self, "min-p", "a fraction of the top probability")
 
     def __call__(self, logits: Tensor) -> Tensor:
         log_probs = torch.log_softmax(logits.double(), dim=-1)
@@ -186,12 +200,31 @@ class Strategy:
             logits = proc(logits)
         return logits
 
-    def choose(self, logits: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
-        """Logits (B, V) -> (values (B,), probs before (B, V), probs after processing (B, V))."""
+    def chain(self) -> tuple[np.ndarray, bool]:
+        """(rows (P, 2) float64 of (op code, parameter) in application order, greedy?) for a compiled kernel."""
+        if self.is_beam:
+            raise ConfigError("Beam search ranks whole sequences; it has no per-step processor chain.")
+        rows = np.array([(p.op, float(getattr(p, "k", getattr(p, "p", getattr(p, "t", 0))))) for p in self.processors],
+                        np.float64).reshape(-1, 2)
+        return rows, self.selector == "greedy"
+
+    def decide(self, logits: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
+        """Logits (B, V) and uniforms u (B,) float64 -> (values (B,) long, processed logits (B, V) float64).
+
+        The chain runs in float64; greedy takes the first argmax and ignores ``u``.
+        """
         if self.is_beam:
             raise ConfigError("Beam search ranks whole sequences; run it with the beam-search sampler, not step by step.")
-        processed = self.process(logits)
-        values = greedy(processed) if self.selector == "greedy" else multinomial(processed, generator)
+        processed = self.process(logits.double())
+        if self.selector == "greedy":
+            return greedy(processed), processed
+        return inverse_cdf(processed, u.reshape(-1, 1).to(processed.device, torch.float64)), processed
+
+    def choose(self, logits: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Logits (B, V) -> (values (B,), probs before (B, V), probs after processing (B, V)); one uniform per row."""
+        gen_device = generator.device if generator is not None else logits.device
+        u = torch.rand(len(logits), generator=generator, device=gen_device, dtype=torch.float64)
+        values, processed = self.decide(logits, u)
         return values, torch.softmax(logits.float(), -1), torch.softmax(processed.float(), -1)
 
     def describe(self) -> str:
@@ -302,5 +335,5 @@ def beam_search(step_logprobs: Callable[[Tensor], Tensor], length: int, width: i
     return torch.as_tensor(last.sequences), torch.as_tensor(last.log_probs)
 
 
-__all__ = ["BeamStep", "MinP", "STRATEGY_NAMES", "Strategy", "Temperature", "TopK", "TopP", "beam_search",
+__all__ = ["BeamStep", "MinP", "OP_MIN_P", "OP_TEMPERATURE", "OP_TOP_K", "OP_TOP_P", "STRATEGY_NAMES", "Strategy", "Temperature", "TopK", "TopP", "beam_search",
            "beam_search_steps", "bernoulli_as_categorical", "greedy", "make_strategy", "multinomial"]

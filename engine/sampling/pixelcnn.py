@@ -7,7 +7,10 @@ beam search yields :class:`~engine.sampling.decoding.BeamStep` per pixel and a f
 beam) comes from :mod:`engine.sampling.decoding`; nothing here is model-specific
 decoding logic.
 
-Two samplers, same events, same images for the same seed:
+Everything runs through the generic sampler of
+:mod:`engine.sampling.autoregressive` (the model implements its protocol);
+this module only turns its events into pixel events. Two back ends, same
+events, same images for the same seed:
 
 - ``method="naive"``: one full forward pass over the H x W image per pixel;
 - ``method="fast"``: :class:`~engine.models.pixelcnn.RowCache` — the
@@ -28,15 +31,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
 
-from engine.sampling.decoding import BeamStep, Strategy, beam_search_steps, make_strategy
-from engine.device import make_generator
 from engine.errors import ConfigError
-from engine.models.pixelcnn import PixelCNN, RowCache, bits_per_dim
+from engine.models.pixelcnn import PixelCNN, bits_per_dim
+from engine.sampling import autoregressive as ar
+from engine.sampling.decoding import BeamStep, Strategy
 
 METHODS = ("fast", "naive")
 MASK_KINDS = ("top", "bottom", "left", "right")
+PixelPrefixScorer = ar.PrefixScorer  # the generic beam scorer; PixelPrefixScorer(model, label) as before
 
 
 @dataclass(frozen=True)
@@ -83,64 +86,21 @@ def completion_mask(kind: str, height: int = 28, width: int = 28) -> np.ndarray:
     return mask
 
 
-def _canvas(model: PixelCNN, n: int, known, mask) -> tuple[Tensor, Tensor | None]:
-    """The image buffer (n, 1, H, W) float with known pixels filled in, and the known mask (n, 1, H, W) bool."""
-    device = model.head[1].weight.device
-    image = torch.zeros(n, 1, model.height, model.width, device=device)
+def _flat_known(model: PixelCNN, known, mask) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Known level values and mask (1 | n, H, W) -> (1 | n, H*W), checked; (None, None) for no completion."""
     if known is None and mask is None:
-        return image, None
+        return None, None
     if known is None or mask is None:
         raise ConfigError("A completion needs both the known pixels and the mask saying which pixels are known.")
-    known_t = torch.as_tensor(np.asarray(known), dtype=torch.float32).reshape(-1, model.height, model.width)
-    mask_t = torch.as_tensor(np.asarray(mask, dtype=bool)).reshape(-1, model.height, model.width)
-    if len(known_t) not in (1, n) or len(mask_t) not in (1, n):
-        raise ConfigError(f"Pass one known image and mask, or {n} of each (one per image sampled).")
-    if known_t.min() < 0 or known_t.max() > model.levels - 1 or not torch.equal(known_t, known_t.round()):
+    known = np.asarray(known, dtype=np.float64).reshape(-1, model.height * model.width)
+    if known.min() < 0 or known.max() > model.levels - 1 or not np.array_equal(known, known.round()):
         raise ConfigError(f"Known pixels must be whole level values 0..{model.levels - 1}.")
-    known_t = known_t.expand(n, -1, -1)[:, None].to(device)
-    mask_t = mask_t.expand(n, -1, -1)[:, None].to(device)
-    return torch.where(mask_t, known_t, image), mask_t
+    return known.astype(np.int64), np.asarray(mask, dtype=bool).reshape(-1, model.height * model.width)
 
 
-def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
-    return generator if generator is not None else make_generator(seed)
-
-
-def _resolve(strategy: Strategy | str | None) -> Strategy:
-    strategy = make_strategy("sample") if strategy is None else strategy
-    strategy = make_strategy(strategy) if isinstance(strategy, str) else strategy
-    if strategy.is_beam:
-        raise ConfigError("Beam search keeps several whole images; use beam_search_images instead of the sampler.")
-    return strategy
-
-
-class _Painter:
-    """Choose, paint and account for one pixel of the batch (shared by both samplers)."""
-
-    def __init__(self, image: Tensor, mask: Tensor | None, strategy: Strategy, gen: torch.Generator):
-        self.image, self.mask, self.strategy, self.gen = image, mask, strategy, gen
-        self.log_prob = torch.zeros(len(image), dtype=torch.float64)
-
-    def needed(self, r: int, c: int) -> bool:
-        """Whether any image still has to sample pixel (r, c)."""
-        return self.mask is None or not bool(self.mask[:, 0, r, c].all())
-
-    def paint(self, r: int, c: int, logits: Tensor) -> PixelStep:
-        """Logits (B, V) of pixel (r, c) -> sample, write into the image (known pixels kept), report."""
-        values, before, after = self.strategy.choose(logits, self.gen)
-        sampled = torch.ones_like(values, dtype=torch.bool) if self.mask is None else ~self.mask[:, 0, r, c]
-        values = torch.where(sampled, values, self.image[:, 0, r, c].long())
-        self.image[:, 0, r, c] = values.to(self.image.dtype)
-        lp = torch.log_softmax(logits.double(), -1).gather(1, values[:, None])[:, 0].cpu()
-        self.log_prob += torch.where(sampled.cpu(), lp, torch.zeros_like(lp))
-        return PixelStep(r, c, values.cpu().numpy(), before.cpu().numpy(), after.cpu().numpy(),
-                         self.log_prob.numpy().copy())
-
-
-def _done(model: PixelCNN, image: Tensor, labels) -> SampleDone:
-    log_prob = model.log_prob(image, labels).double().cpu()
-    bpd = bits_per_dim(-log_prob, model.height * model.width)
-    return SampleDone(image[:, 0].to(torch.uint8).cpu().numpy(), log_prob.numpy(), bpd.numpy())
+def _done(model: PixelCNN, done: ar.Done) -> SampleDone:
+    image = done.values.reshape(-1, model.height, model.width).astype(np.uint8)
+    return SampleDone(image, done.log_prob, np.asarray(bits_per_dim(-done.log_prob, model.height * model.width)))
 
 
 @torch.no_grad()
@@ -153,39 +113,28 @@ def sample_steps(model: PixelCNN, n: int = 1, *, strategy: Strategy | str | None
     "sample", the model's own distribution). Randomness comes only from
     ``generator`` (or a new one seeded with ``seed``). ``labels`` (n,) for a
     class-conditional model. ``known`` (1 | n, H, W) level values with
-    ``mask`` (1 | n, H, W) bool, True = known: a completion. ``method``
-    "fast" (row cache) or "naive" (full pass per pixel) give the same images.
+    ``mask`` (1 | n, H, W) bool, True = known: a completion (pixels known in
+    every image yield no PixelStep). ``method`` "fast" (row cache) or
+    "naive" (full pass per pixel) give the same images.
     """
     if method not in METHODS:
         raise ConfigError(f"Unknown sampling method {method!r}; use 'fast' or 'naive'.")
-    if int(n) < 1:
-        raise ConfigError(f"The number of images must be at least 1, got {n}.")
-    strategy, gen = _resolve(strategy), _generator(seed, generator)
+    if isinstance(strategy, Strategy) and strategy.is_beam or strategy == "beam":
+        raise ConfigError("Beam search keeps several whole images; use beam_search_images instead of the sampler.")
     model.eval()
-    image, known_mask = _canvas(model, int(n), known, mask)
-    model.conditioning(labels, len(image))  # validate labels before painting anything
-    painter = _Painter(image, known_mask, strategy, gen)
-    cache = RowCache(model, image, labels) if method == "fast" else None
-    for r in range(model.height):
-        if cache is not None:
-            cache.start_row(r)
-        for c in range(model.width):
-            if not painter.needed(r, c):
-                continue
-            if cache is not None:
-                logits = cache.logits(c)
-            else:
-                logits = model.categorical_logits(model(image, labels))[:, r, c]
-            yield painter.paint(r, c, logits)
-    yield _done(model, image, labels)
+    known, mask = _flat_known(model, known, mask)
+    for event in ar.sample_steps(model, n, strategy=strategy, seed=seed, generator=generator, labels=labels,
+                                 known=known, mask=mask, method=method):
+        if isinstance(event, ar.Done):
+            yield _done(model, event)
+        elif event.sampled.any():
+            r, c = divmod(event.position, model.width)
+            yield PixelStep(r, c, event.value, event.probs_before, event.probs_after, event.log_prob_so_far)
 
 
 def sample(model: PixelCNN, n: int = 1, **kwargs) -> SampleDone:
     """Drain :func:`sample_steps` and return its :class:`SampleDone` (the batch API)."""
-    last = None
-    for last in sample_steps(model, n, **kwargs):
-        pass
-    return last
+    return ar.drain(sample_steps(model, n, **kwargs), SampleDone)
 
 
 def complete_steps(model: PixelCNN, known, mask, n: int = 1, **kwargs) -> Iterator[PixelStep | SampleDone]:
@@ -195,37 +144,10 @@ def complete_steps(model: PixelCNN, known, mask, n: int = 1, **kwargs) -> Iterat
     return sample_steps(model, n, known=known, mask=mask, **kwargs)
 
 
-# --------------------------------------------------------------------------- beam search
-
-
-class PixelPrefixScorer:
-    """``step_logprobs(prefixes (n, t)) -> (n, V)`` for :func:`~engine.sampling.decoding.beam_search_steps` over pixels.
-
-    Keeps a :class:`RowCache` for the beams; each call finds every prefix's
-    parent among the previous call's prefixes, reorders the cache, paints the
-    newest pixel and evaluates pixel t from the current row only.
-    """
-
-    def __init__(self, model: PixelCNN, label: int | None = None):
-        self.model, self.label = model, label
-        self.cache: RowCache | None = None
-        self.prev = torch.zeros(1, 0, dtype=torch.long)
-
-    def __call__(self, prefixes: Tensor) -> Tensor:
-        model, t = self.model, prefixes.shape[1]
-        if t == 0:
-            image = torch.zeros(1, 1, model.height, model.width, device=model.head[1].weight.device)
-            self.cache = RowCache(model, image, None if self.label is None else torch.tensor([self.label]))
-        else:
-            parents = (prefixes[:, None, : t - 1] == self.prev[None]).all(-1).float().argmax(1)
-            self.cache.reorder(parents.to(self.cache.image.device))
-            r, c = divmod(t - 1, model.width)
-            self.cache.image[:, 0, r, c] = prefixes[:, t - 1].to(self.cache.image)
-        self.prev = prefixes.clone()
-        r, c = divmod(t, model.width)
-        if c == 0:
-            self.cache.start_row(r)
-        return torch.log_softmax(self.cache.logits(c).double(), -1).cpu()
+def image_samples(model: PixelCNN, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` images (n, H, W) float in [0, 1] from the fast sampler (what a training run saves as samples)."""
+    done = sample(model, n, generator=generator)
+    return torch.from_numpy(done.image).float() / (model.levels - 1)
 
 
 @torch.no_grad()
@@ -236,13 +158,9 @@ def beam_search_images(model: PixelCNN, width: int, *, label: int | None = None)
     only when fewer sequences exist).
     """
     model.eval()
-    last = None
-    for last in beam_search_steps(PixelPrefixScorer(model, label), model.height * model.width, width):
-        yield last
-    images = torch.as_tensor(last.sequences).reshape(-1, 1, model.height, model.width).float()
-    labels = None if label is None else torch.full((len(images),), int(label))
-    yield _done(model, images.to(model.head[1].weight.device), labels)
+    for event in ar.beam_steps(model, width, label=label):
+        yield _done(model, event) if isinstance(event, ar.Done) else event
 
 
 __all__ = ["METHODS", "PixelPrefixScorer", "PixelStep", "SampleDone", "beam_search_images", "complete_steps",
-           "completion_mask", "sample", "sample_steps"]
+           "completion_mask", "image_samples", "sample", "sample_steps"]

@@ -33,6 +33,8 @@ from engine.data.generated import generated_digits
 from engine.data.mnist import load_binarized_mnist, load_mnist
 from engine.device import make_generator, torch_threads
 from engine.errors import ConfigError, DataError
+from engine.sampling.pixelcnn import image_samples
+from engine.sampling.wavenet import audio_samples
 
 DATASETS = ("mnist", "binarized_mnist", "generated", "fsdd", "generated_audio")
 AUDIO_DATASETS = ("fsdd", "generated_audio")
@@ -208,13 +210,13 @@ def make_samples(model: nn.Module, z: torch.Tensor | None, subset: torch.Tensor,
                 mu = torch.cat([model.encode(chunk.to(device))[0] for chunk in subset.split(500)])
                 out["codes"] = mu.float().cpu().numpy().astype(np.float16)
             return out
-        if hasattr(model, "audio_samples"):  # WaveNet: clips from the compiled cached step
-            audio = model.audio_samples(count, seed + _FIXED_Z_SEED)
+        if hasattr(model, "sample_rate") and hasattr(model, "start"):  # WaveNet: clips from the compiled cached step
+            audio = audio_samples(model, count, seed + _FIXED_Z_SEED)
             return {"audio": audio.astype(np.float32), "rate": np.array(model.sample_rate)}
-        if hasattr(model, "samples"):  # autoregressive: tiny ops per pixel, fastest on one thread
+        if hasattr(model, "start"):  # autoregressive images: tiny ops per pixel, fastest on one thread
             gen = make_generator(seed + _FIXED_Z_SEED, device)
             with torch_threads(1):
-                return {"images": _as_images(model.samples(count, generator=gen), count)}
+                return {"images": _as_images(image_samples(model, count, generator=gen), count)}
         return None
     finally:
         model.train(was_training)

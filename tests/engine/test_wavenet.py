@@ -106,13 +106,13 @@ def test_priming_keeps_the_prime_and_continues():
                                      ("min-p", {"min_p": 0.2}), ("greedy", {}), ("temperature", {"temperature": 0})])
 def test_compiled_decoding_matches_engine_decoding(name, kw):
     strategy = make_strategy(name, **kw)
-    params = ws.strategy_params(strategy)
+    chain, greedy = strategy.chain()
     rng = np.random.default_rng(0)
     for _ in range(30):
         logits = (rng.normal(size=32) * 2).astype(np.float32)
         logits[5] = logits[6]  # a tie
         u = rng.random()
-        value, logp = K.choose(logits, params[0] > 0, params[1], params[2], params[3], params[4], u)
+        value, logp = K.choose(logits, chain, greedy, u)
         t = torch.as_tensor(logits)[None]
         expected = int(t.argmax()) if strategy.selector == "greedy" else int(inverse_cdf(strategy.process(t), torch.tensor([[u]], dtype=torch.float64)))
         assert value == expected
