@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
-from engine.training.loop import history_table
+from engine.cards.common import history_table
 
 # van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural Networks", MNIST results table:
 # PixelCNN on the static binarized MNIST, test NLL in nats.

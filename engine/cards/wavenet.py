@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
-from engine.models.registry import build_model
-from engine.training.loop import history_table
+from engine.catalog import build_model
+from engine.cards.common import history_table
 
 
 def _model_lines(config: dict, checkpoint: Path) -> list[str]:

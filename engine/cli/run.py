@@ -24,17 +24,16 @@ from pathlib import Path
 
 import torch
 
-from engine.training import distributed
+from engine.catalog import Kind
 from engine.checkpoints import _write_atomic
+from engine.cli.options import kind_options, train_settings
+from engine.cli.progress import track
 from engine.errors import ConfigError, GenScopeError
-from engine.events import Message, Progress
+from engine.training import distributed
 from engine.training.data import AUDIO_DATASETS, DATASETS, DataSpec
-from engine.training.kinds import run_model
-from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, TrainSettings
-from engine.training.runs import open_run
 from engine.training.loop import EpochEnd, TrainStep
-
-NOT_ITERATIVE = ("ppca",)  # fitted in closed form: nothing to monitor
+from engine.training.runs import open_run
+from engine.training.settings import Controls, Diverged, RunFinished
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -54,22 +53,22 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dump-weights", default=None, help=argparse.SUPPRESS)  # tests: each rank writes its weights' hash
 
 
-def _settings(args: argparse.Namespace) -> TrainSettings:
-    """The command line's settings over the model's defaults (engine.training.kinds)."""
-    entry = run_model(args.kind)
-    given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-             "lr_decay": args.lr_decay, "max_steps": args.max_steps, "checkpoint_every": args.checkpoint_every,
-             "sample_every": args.sample_every, "device": args.device, "threads": args.threads}
-    return TrainSettings(**{**(entry.settings if entry else {}), **{k: v for k, v in given.items() if v is not None}})
+def _data(args: argparse.Namespace, entry: Kind) -> DataSpec:
+    """The data set the command line names (default: the kind's first), with the kind's validation subset."""
+    name = args.dataset or entry.datasets[0]
+    segment = getattr(args, "segment", None)
+    extra = {"segment": segment} if segment and name in AUDIO_DATASETS else {}
+    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit"), **extra)
 
 
-def _data(args: argparse.Namespace) -> DataSpec:
-    """The data set the command line names (default: the model's first), with the model's validation subset."""
-    entry = run_model(args.kind)
-    name = args.dataset or (entry.datasets[0] if entry else "mnist")
-    extra = {"segment": args.segment} if getattr(args, "segment", None) and name in AUDIO_DATASETS else {}
-    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit") if entry else None,
-                    **extra)
+def _hparams(args: argparse.Namespace, entry: Kind) -> dict:
+    """The model's constructor arguments: the command line's options over the catalog's defaults."""
+    values = kind_options(args, entry)
+    if entry.kind == "wavenet":
+        if values.get("condition") == "speaker":
+            raise ConfigError("A WaveNet run conditions on the digit or on nothing (--condition digit|none).")
+        values["dataset"] = args.dataset
+    return entry.hparams_from(values)
 
 
 class _TensorBoard:
@@ -102,21 +101,6 @@ class _TensorBoard:
             self.writer.close()
 
 
-def _show(event: object, last: TrainStep | None) -> None:
-    """One updating terminal line for progress, one line per epoch and per notable event."""
-    if isinstance(event, Progress) and event.total and last is not None:
-        sys.stderr.write(f"\r  {event.message}  step {event.done}/{event.total}  loss {last.loss:.2f}  "
-                         f"lr {last.lr:.2g}  {last.samples_per_s:.0f} img/s   ")
-    elif isinstance(event, EpochEnd):
-        val = f"  | val loss {event.val['loss']:.2f}" if event.val else ""
-        sys.stderr.write(f"\r  epoch {event.epoch}: loss {event.train.get('loss', float('nan')):.2f}{val}".ljust(80) + "\n")
-    elif isinstance(event, RunStarted):
-        what = "resuming at step" if event.resumed else "starting at step"
-        sys.stderr.write(f"  {event.path}: {what} {event.step} of {event.total_steps}\n")
-    elif isinstance(event, Message):
-        sys.stderr.write(f"\n  {event.text}\n")
-
-
 def _dump_weights(folder: str, model: torch.nn.Module, rank: int) -> None:
     """Write ``folder/rank{rank}.sha256``: the hash of every weight's bytes, in state_dict order."""
     digest = hashlib.sha256()
@@ -132,10 +116,9 @@ def _drive(loop, main: bool, run_dir: Path, tensorboard: bool) -> tuple[str, int
     tb, last, status = _TensorBoard(run_dir, tensorboard and main), None, "stopped"
     events = loop.events()
     try:
-        for event in events:
+        for event in track(events) if main else events:
             last = event if isinstance(event, TrainStep) else last
             if main:
-                _show(event, last)
                 tb.add(event)
             if isinstance(event, Diverged):
                 events.close()
@@ -151,27 +134,22 @@ def _drive(loop, main: bool, run_dir: Path, tensorboard: bool) -> tuple[str, int
     return status, loop.step
 
 
-def cmd_train_run(args: argparse.Namespace, hparams: dict | None) -> int:
-    """``train KIND --run-dir DIR``: train (or resume) a run folder; under torchrun, data-parallel.
-
-    ``hparams``: the model's constructor arguments from the command line (None:
-    this kind cannot start a run here; resuming works for any kind).
-    """
-    if args.kind in NOT_ITERATIVE:
+def cmd_train_run(args: argparse.Namespace, entry: Kind) -> int:
+    """``train KIND --run-dir DIR``: train (or resume) a run folder; under torchrun, data-parallel."""
+    if not entry.iterative:
         raise ConfigError(f"{args.kind} is fitted in closed form; --run-dir is for models trained step by step.")
     if args.set_lr is not None and not args.resume:
         raise ConfigError("--set-lr changes the learning rate of a resumed run; use --lr for a new one.")
-    if hparams is None and not args.resume:
-        raise ConfigError(f"--run-dir cannot start a new {args.kind} run from the command line yet; use --out.")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    new = not args.resume
+    hparams, data, settings = (_hparams(args, entry), _data(args, entry), train_settings(args, entry)) if new else \
+        (None, None, None)
     ctx = distributed.init_from_env(args.device)
     try:
         controls = Controls()
         if args.set_lr is not None:
             controls.set_lr(args.set_lr)
-        loop = open_run(args.run_dir, kind=args.kind, hparams=hparams, data=_data(args), controls=controls,
-                        settings=None if args.resume else _settings(args), resume=args.resume, dist=ctx)
+        loop = open_run(args.run_dir, kind=args.kind, hparams=hparams, data=data, controls=controls,
+                        settings=settings, resume=args.resume, dist=ctx)
         main = ctx is None or ctx.is_main
         status, step = _drive(loop, main, Path(args.run_dir), args.tensorboard)
         if args.dump_weights:
@@ -180,7 +158,7 @@ def cmd_train_run(args: argparse.Namespace, hparams: dict | None) -> int:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             _write_atomic(Path(args.out), loop.folder.last_path.read_bytes())
         if main:
-            print(f"\n{status} at step {step}: {args.run_dir}" + (f" -> {args.out}" if args.out else ""))
+            print(f"{status} at step {step}: {args.run_dir}" + (f" -> {args.out}" if args.out else ""))
         distributed.barrier(ctx)
     finally:
         distributed.cleanup(ctx)

@@ -78,7 +78,7 @@ def _as_tensor(data: Tensor | np.ndarray, name: str) -> Tensor:
     return tensor
 
 
-def _batch(data: Tensor, idx: Tensor, device: torch.device, binarize: bool, gen: torch.Generator) -> Tensor:
+def batch_tensor(data: Tensor, idx: Tensor, device: torch.device, binarize: bool, gen: torch.Generator) -> Tensor:
     """Rows ``idx`` of ``data`` as float32 on ``device``; uint8 -> /255; optionally x ~ Bernoulli(x)."""
     x = data[idx]
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
@@ -100,7 +100,7 @@ def _loss_fn(model: nn.Module):
     return call
 
 
-class _Means:
+class Means:
     """Running means of named numbers, weighted by batch size."""
 
     def __init__(self) -> None:
@@ -121,10 +121,10 @@ def evaluate(model: nn.Module, data: Tensor | np.ndarray, batch_size: int, devic
     """Mean loss and metrics of ``model.loss`` over ``data`` (no binarization, eval mode, seeded noise)."""
     data = _as_tensor(data, "val_data")
     loss_fn, gen = _loss_fn(model), make_generator(seed, device)
-    was_training, means = model.training, _Means()
+    was_training, means = model.training, Means()
     model.eval()
     for idx in torch.arange(len(data)).split(batch_size):
-        loss, metrics = loss_fn(_batch(data, idx, device, False, gen), gen)
+        loss, metrics = loss_fn(batch_tensor(data, idx, device, False, gen), gen)
         means.add({"loss": float(loss), **metrics}, len(idx))
     model.train(was_training)
     return means.means()
@@ -172,7 +172,7 @@ class _Run:
 
     def _one_step(self, idx: Tensor, clip: float | None) -> tuple[float, dict[str, float], float]:
         """One optimizer step on rows ``idx``; returns (loss, metrics, gradient norm)."""
-        x = _batch(self.data, idx, self.device, self.settings["dynamic_binarization"], self.dev_gen)
+        x = batch_tensor(self.data, idx, self.device, self.settings["dynamic_binarization"], self.dev_gen)
         loss, metrics = self.loss_fn(x, self.dev_gen)
         self.step, value = self.step + 1, float(loss.detach())
         if not math.isfinite(value):
@@ -181,7 +181,7 @@ class _Run:
 
     def epoch(self, epoch: int, clip: float | None, log_every: int) -> Iterator[object]:
         """Yield TrainStep (and Progress every ``log_every`` steps) for one pass; return the epoch's means."""
-        means, batch_size = _Means(), self.settings["batch_size"]
+        means, batch_size = Means(), self.settings["batch_size"]
         for idx in torch.randperm(len(self.data), generator=self.cpu_gen).split(batch_size):
             t0 = time.perf_counter()
             value, metrics, norm = self._one_step(idx, clip)
@@ -254,39 +254,3 @@ def run_training(*args, **kwargs) -> dict:
         if isinstance(event, Done):
             result = event.result
     return result
-
-
-def print_training(events, history: list[dict] | None = None, key: str = "loss") -> dict:
-    """Render training events on the terminal (stderr) and return the final summary.
-
-    One updating line of progress, a line per epoch with every training
-    metric and the validation ``key``, a line per checkpoint. With
-    ``history`` each epoch's {epoch, train, val} values of ``key`` are appended
-    to it (for model cards).
-    """
-    import sys
-
-    result: dict = {}
-    for event in events:
-        if isinstance(event, Progress) and event.total:
-            sys.stderr.write(f"\r  {event.message}  step {event.done}/{event.total}   ")
-        elif isinstance(event, EpochEnd):
-            shown = "  ".join(f"{k} {v:.3f}" for k, v in event.train.items())
-            val = f"  | val {key} {event.val[key]:.3f}" if key in event.val else ""
-            sys.stderr.write(f"\r  epoch {event.epoch}: {shown}{val}".ljust(80) + "\n")
-            if history is not None:
-                history.append({"epoch": event.epoch, "train": event.train[key], "val": event.val.get(key, math.nan)})
-        elif isinstance(event, CheckpointSaved):
-            sys.stderr.write(f"  saved {event.path} at {time.strftime('%H:%M:%S')}\n")
-        elif isinstance(event, Done):
-            result = event.result
-        sys.stderr.flush()
-    return result
-
-
-def history_table(history: list[dict], train_title: str, val_title: str, digits: int) -> list[str]:
-    """Markdown lines of a per-epoch table from :func:`print_training`'s ``history`` ([] when empty), for model cards."""
-    if not history:
-        return []
-    rows = [f"| {h['epoch']} | {h['train']:.{digits}f} | {h['val']:.{digits}f} |" for h in history]
-    return ["", f"| epoch | {train_title} | {val_title} |", "|---|---|---|", *rows]

@@ -32,9 +32,10 @@ from engine.errors import GenScopeError
 from engine.events import Message, Progress
 from engine.training.data import RunData, fixed_latents, fixed_subset, make_samples
 from engine.training.folder import RunFolder, SavedState, restore_optimizer
-from engine.training.kinds import live_controls
 from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
-from engine.training.loop import CheckpointSaved, EpochEnd, TrainStep, _batch, _Means, checkpoint_config, evaluate
+from engine.catalog import live_controls
+from engine.training.loop import (CheckpointSaved, EpochEnd, Means, TrainStep, batch_tensor, checkpoint_config,
+                                  evaluate)
 
 
 def mix_seed(*parts: object) -> int:
@@ -59,7 +60,7 @@ class RunLoop:
         total = settings.epochs * self.batches_per_epoch
         self.total = min(total, settings.max_steps) if settings.max_steps else total
         self.step, self.epoch, self.batch, self.busy_s, self.rate = 0, 1, 0, 0.0, 0.0
-        self.means, self.last_loss, self.last_epoch = _Means(), None, {}
+        self.means, self.last_loss, self.last_epoch = Means(), None, {}
         self.noise = make_generator(mix_seed(settings.seed, "noise", self.rank, 0), device)
         self.z = fixed_latents(model, settings.sample_count, settings.seed)
         self.subset, self.subset_labels = fixed_subset(data, settings.code_count)
@@ -153,7 +154,7 @@ class RunLoop:
 
     def _train_step(self, idx: torch.Tensor) -> tuple[float, dict[str, float], float] | str:
         """Forward, backward, (DDP-averaged) loss and gradient checks, update; a str names what was not finite."""
-        x = _batch(self.train_x, idx, self.device, self.data.binarize, self.noise)
+        x = batch_tensor(self.train_x, idx, self.device, self.data.binarize, self.noise)
         out = self.forward(x, self.noise)
         loss, metrics = out if isinstance(out, tuple) else (out, {})
         self.opt.zero_grad(set_to_none=True)
@@ -256,7 +257,7 @@ class RunLoop:
         event = EpochEnd(self.epoch, train, val)
         self.last_epoch = {"train": train, "val": val}
         self.folder.log({"type": "epoch", "step": self.step, "epoch": self.epoch, "train": train, "val": val})
-        self.epoch, self.batch, self.means = self.epoch + 1, 0, _Means()
+        self.epoch, self.batch, self.means = self.epoch + 1, 0, Means()
         self.busy_s += time.perf_counter() - t0
         yield event
 

@@ -1,0 +1,35 @@
+"""What every model card shares: storing test metrics in a checkpoint, then writing its card; per-epoch tables.
+
+:func:`save_test_metrics` is the one "store the metrics, rewrite the card"
+path of ``python -m engine eval ... --save``: the card writer is the kind's
+``card`` in :mod:`engine.catalog`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.catalog import get, resolve
+from engine.checkpoints import load_checkpoint, read_config, save_checkpoint
+
+
+def save_test_metrics(checkpoint: str | Path, metrics: dict) -> Path:
+    """Store ``metrics`` as config["metrics"]["test"] in ``checkpoint`` (atomically); rewrite its card; return the card's path."""
+    ckpt = load_checkpoint(checkpoint)
+    config = {**ckpt.config, "metrics": {**ckpt.config.get("metrics", {}), "test": metrics}}
+    save_checkpoint(checkpoint, ckpt.state_dict, config)
+    return write_card(checkpoint)
+
+
+def write_card(checkpoint: str | Path) -> Path:
+    """Write ``checkpoint``'s markdown card (``<checkpoint>.md``) with its kind's card writer."""
+    config = read_config(checkpoint)
+    return resolve(get(config["kind"]).card)(Path(checkpoint), config)
+
+
+def history_table(history: list[dict], train_title: str, val_title: str, digits: int) -> list[str]:
+    """Markdown lines of a per-epoch table from a checkpoint's ``history`` ([] when empty)."""
+    if not history:
+        return []
+    rows = [f"| {h['epoch']} | {h['train']:.{digits}f} | {h['val']:.{digits}f} |" for h in history]
+    return ["", f"| epoch | {train_title} | {val_title} |", "|---|---|---|", *rows]
