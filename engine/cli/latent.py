@@ -29,7 +29,8 @@ from engine.device import select_device, seed_everything
 from engine.errors import DataError
 from engine.events import Done
 from engine.evaluation.likelihood import evaluate_model
-from engine.training.loop import checkpoint_config, train
+from engine.training.loop import train
+from engine.training.step import checkpoint_config
 
 
 def ppca_hparams(values: dict) -> dict:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from tqdm import tqdm
 
 from engine.events import Done, DownloadProgress, Message, Progress
-from engine.training.loop import CheckpointSaved, EpochEnd, TrainStep
+from engine.training.step import CheckpointSaved, EpochEnd, TrainStep
 from engine.training.settings import RunStarted
 
 _OPEN: list["Printer"] = []

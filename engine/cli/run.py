@@ -31,7 +31,7 @@ from engine.cli.progress import track
 from engine.errors import ConfigError, GenScopeError
 from engine.training import distributed
 from engine.training.data import AUDIO_DATASETS, DATASETS, DataSpec
-from engine.training.loop import EpochEnd, TrainStep
+from engine.training.step import EpochEnd, TrainStep
 from engine.training.runs import open_run
 from engine.training.settings import Controls, Diverged, RunFinished
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from engine.training import distributed
-from engine.checkpoints import load_into
+from engine.checkpoints import load_into, save_checkpoint
 from engine.device import make_generator, torch_threads
 from engine.errors import GenScopeError
 from engine.events import Message, Progress
@@ -34,7 +34,7 @@ from engine.training.data import RunData, fixed_latents, fixed_subset, make_samp
 from engine.training.folder import RunFolder, SavedState, restore_optimizer
 from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
 from engine.catalog import live_controls
-from engine.training.loop import (CheckpointSaved, EpochEnd, Means, TrainStep, batch_tensor, checkpoint_config,
+from engine.training.step import (CheckpointSaved, EpochEnd, Means, TrainStep, batch_tensor, checkpoint_config,
                                   evaluate)
 
 
@@ -48,7 +48,8 @@ class RunLoop:
 
     def __init__(self, folder: RunFolder, model: nn.Module, data: RunData, settings: TrainSettings,
                  config: dict, device: torch.device, controls: Controls | None = None,
-                 dist: distributed.DistContext | None = None):
+                 dist: distributed.DistContext | None = None, export_path: str | os.PathLike | None = None):
+        self.export_path = export_path  # the model alone after every epoch (train --out), or None
         self.folder, self.model, self.data, self.settings, self.config = folder, model, data, settings, config
         self.device, self.dist = device, dist
         self.rank, self.world = (dist.rank, dist.world_size) if dist else (0, 1)
@@ -260,6 +261,18 @@ class RunLoop:
         self.epoch, self.batch, self.means = self.epoch + 1, 0, Means()
         self.busy_s += time.perf_counter() - t0
         yield event
+        if self.export_path is not None and main:
+            yield self.export()
+
+    def export(self) -> CheckpointSaved:
+        """Write the model alone (weights and config, as ``engine inspect`` reads them) to ``export_path``; take the rollback snapshot."""
+        training = {**self.settings.to_dict(), "dynamic_binarization": self.data.binarize, "device": str(self.device),
+                    "cpu_threads": torch.get_num_threads(), "epochs_done": self.epoch - 1,
+                    "seconds": round(self.busy_s, 1)}
+        config = checkpoint_config(self.model, self.data.info, dict(self.last_epoch), training)
+        path = save_checkpoint(self.export_path, self.model.state_dict(), config)
+        self.snapshot = self._snapshot()
+        return CheckpointSaved(self.step, str(path))
 
     # ------------------------------------------------------------------ the generator
     def _loop(self) -> Iterator[object]:

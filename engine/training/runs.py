@@ -48,7 +48,7 @@ from engine.training.folder import (STATUSES, RunError, RunFolder, RunInfo, list
 from engine.training.run_loop import RunLoop
 from engine.training.settings import (Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged,
                               TrainSettings)
-from engine.training.loop import CheckpointSaved, EpochEnd, TrainStep
+from engine.training.step import CheckpointSaved, EpochEnd, TrainStep
 
 
 def _settings(settings: TrainSettings | dict | None, default: dict | None = None) -> TrainSettings:
