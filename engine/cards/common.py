@@ -33,3 +33,17 @@ def history_table(history: list[dict], train_title: str, val_title: str, digits:
         return []
     rows = [f"| {h['epoch']} | {h['train']:.{digits}f} | {h['val']:.{digits}f} |" for h in history]
     return ["", f"| epoch | {train_title} | {val_title} |", "|---|---|---|", *rows]
+
+
+def optimizer_line(t: dict, details: str) -> str:
+    """The card's "- Adam, learning rate ..., batch ..., <details>" line from the checkpoint's training settings ``t``."""
+    decay = f", x{t['lr_decay']} per epoch" if t.get("lr_decay", 1) != 1 else ""
+    return f"- Adam, learning rate {t['lr']}{decay}, batch {t['batch_size']}, {details}"
+
+
+def time_line(t: dict, decimals: int = 0) -> str:
+    """The card's "- Training time: N min on <device>, K torch threads ..." line."""
+    n = t.get("cpu_threads")
+    threads = f", {n} torch thread{'s' if n != 1 else ''}" if t.get("device", "cpu") == "cpu" and n else ""
+    return (f"- Training time: {t.get('seconds', 0) / 60:.{decimals}f} min on {t.get('device', 'cpu')}{threads} "
+            "(development machine: 2 CPU cores shared with other jobs).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.cards.common import optimizer_line, time_line
 from engine.checkpoints import load_checkpoint
 
 MNIST_LICENSE = "CC BY-SA 3.0"
@@ -32,21 +33,22 @@ def _architecture(kind: str, hp: dict) -> str:
             f"-784, {hp['activation'].upper()}; the decoder outputs Bernoulli logits per pixel")
 
 
+def _data_line(data: dict) -> str:
+    return (f"- Data: {data.get('dataset', 'MNIST')} {data.get('split', 'train')} set, {data.get('examples', '?')} images "
+            f"(LeCun, Cortes & Burges; license {data.get('license', MNIST_LICENSE)}); binarization: {data.get('binarization')}.")
+
+
 def _training_lines(config: dict) -> list[str]:
     t, data = config.get("training", {}), config.get("data", {})
-    lines = [f"- Data: {data.get('dataset', 'MNIST')} {data.get('split', 'train')} set, {data.get('examples', '?')} images "
-             f"(LeCun, Cortes & Burges; license {data.get('license', MNIST_LICENSE)}); binarization: {data.get('binarization')}."]
+    lines = [_data_line(data)]
     if "epochs" in t:
-        decay = f", x{t['lr_decay']} per epoch" if t.get("lr_decay", 1) != 1 else ""
-        lines.append(f"- Adam, learning rate {t['lr']}{decay}, batch {t['batch_size']}, {t['epochs']} epochs, seed {t['seed']}, "
-                     f"each batch re-binarized as x ~ Bernoulli(intensity) from the seeded generator.")
+        lines.append(optimizer_line(t, f"{t['epochs']} epochs, seed {t['seed']}, each batch re-binarized as "
+                                       "x ~ Bernoulli(intensity) from the seeded generator."))
     else:
         lines.append(f"- Fit: {t.get('method', 'closed form')}; no epochs, no randomness.")
     if data.get("validation"):
         lines.append(f"- Validation (loss printed per epoch, not used for selection): {data['validation']}.")
-    threads = f", {t['cpu_threads']} torch thread(s)" if t.get("device", "cpu") == "cpu" and "cpu_threads" in t else ""
-    lines.append(f"- Training time: {t.get('seconds', 0) / 60:.1f} min on {t.get('device', 'cpu')}{threads} "
-                 "(development machine: 2 CPU cores shared with other jobs).")
+    lines.append(time_line(t, 1))
     return lines
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
-from engine.cards.common import history_table
+from engine.cards.common import history_table, optimizer_line, time_line
 
 # van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural Networks", MNIST results table:
 # PixelCNN on the static binarized MNIST, test NLL in nats.
@@ -41,12 +41,9 @@ def _training(config: dict) -> list[str]:
              f"{data.get('binarization')}. MNIST by LeCun, Cortes & Burges, license {data.get('license')}.",
              f"- Validation: {data.get('validation')}; test: {data.get('test')}."]
     if "epochs" in t:
-        decay = f", x{t['lr_decay']} per epoch" if t.get("lr_decay", 1) != 1 else ""
-        lines.append(f"- Adam, learning rate {t['lr']}{decay}, batch {t['batch_size']}, {t.get('epochs_done', t['epochs'])} "
-                     f"epochs, seed {t['seed']}; no data augmentation.")
-        threads = f", {t['cpu_threads']} torch thread" + ("s" if t.get("cpu_threads", 1) != 1 else "")
-        lines.append(f"- Training time: {t.get('seconds', 0) / 60:.0f} min on {t.get('device', 'cpu')}{threads} "
-                     "(development machine: 2 CPU cores shared with other jobs).")
+        lines.append(optimizer_line(t, f"{t.get('epochs_done', t['epochs'])} epochs, seed {t['seed']}; no data "
+                                       "augmentation."))
+        lines.append(time_line(t))
     return lines
 
 

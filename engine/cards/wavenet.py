@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
 from engine.catalog import build_model
-from engine.cards.common import history_table
+from engine.cards.common import history_table, optimizer_line, time_line
 
 
 def _model_lines(config: dict, checkpoint: Path) -> list[str]:
@@ -33,11 +33,9 @@ def _training_lines(config: dict) -> list[str]:
     lines = [f"- Data: {data.get('dataset')} — {data.get('split')}; {data.get('clips')} clips cut into "
              f"{data.get('rows')}; license {data.get('license')}. Validation: {data.get('validation')}."]
     if "epochs" in t:
-        decay = f", x{t['lr_decay']} per epoch" if t.get("lr_decay", 1) != 1 else ""
-        lines.append(f"- Adam, learning rate {t['lr']}{decay}, batch {t['batch_size']}, gradient norm clipped at 1, "
-                     f"{t.get('epochs_done', t['epochs'])} of {t['epochs']} planned epochs, seed {t['seed']}.")
-        lines.append(f"- Training time: {t.get('seconds', 0) / 60:.0f} min on {t.get('device', 'cpu')}, "
-                     f"{t.get('cpu_threads', 1)} torch thread(s) (development machine: 2 CPU cores shared with other jobs).")
+        lines.append(optimizer_line(t, f"gradient norm clipped at 1, {t.get('epochs_done', t['epochs'])} of "
+                                       f"{t['epochs']} planned epochs, seed {t['seed']}."))
+        lines.append(time_line(t))
     return lines
 
 
