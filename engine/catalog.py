@@ -85,6 +85,8 @@ class Kind:
     form). ``train`` / ``evaluate`` / ``sample`` / ``card``: the functions
     that do it (``train(args)``/``evaluate(args)``/``sample(args, strategy)``
     -> exit status, ``card(checkpoint, config) -> Path``); None: not offered.
+    By default a kind trains and evaluates on its data sets with the one
+    training loop (:mod:`engine.cli.generic`) and has no card.
     """
 
     kind: str
@@ -101,8 +103,8 @@ class Kind:
     requires: dict = field(default_factory=dict)
     hparams: Callable[[dict], dict] | str | None = None
     iterative: bool = True
-    train: Callable | str | None = None
-    evaluate: Callable | str | None = None
+    train: Callable | str | None = "engine.cli.generic:train_generic"
+    evaluate: Callable | str | None = "engine.cli.generic:eval_generic"
     sample: Callable | str | None = None
     card: Callable | str | None = None
 

@@ -13,18 +13,22 @@ from engine.catalog import get, resolve
 from engine.checkpoints import load_checkpoint, read_config, save_checkpoint
 
 
-def save_test_metrics(checkpoint: str | Path, metrics: dict) -> Path:
-    """Store ``metrics`` as config["metrics"]["test"] in ``checkpoint`` (atomically); rewrite its card; return the card's path."""
+def save_test_metrics(checkpoint: str | Path, metrics: dict) -> Path | None:
+    """Store ``metrics`` as config["metrics"]["test"] in ``checkpoint`` (atomically); rewrite its card; return its path.
+
+    None: the kind has no card writer.
+    """
     ckpt = load_checkpoint(checkpoint)
     config = {**ckpt.config, "metrics": {**ckpt.config.get("metrics", {}), "test": metrics}}
     save_checkpoint(checkpoint, ckpt.state_dict, config)
     return write_card(checkpoint)
 
 
-def write_card(checkpoint: str | Path) -> Path:
-    """Write ``checkpoint``'s markdown card (``<checkpoint>.md``) with its kind's card writer."""
+def write_card(checkpoint: str | Path) -> Path | None:
+    """Write ``checkpoint``'s markdown card (``<checkpoint>.md``) with its kind's card writer (None: the kind has none)."""
     config = read_config(checkpoint)
-    return resolve(get(config["kind"]).card)(Path(checkpoint), config)
+    writer = get(config["kind"]).card
+    return None if writer is None else resolve(writer)(Path(checkpoint), config)
 
 
 def history_table(history: list[dict], train_title: str, val_title: str, digits: int) -> list[str]:

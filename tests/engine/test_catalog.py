@@ -13,6 +13,7 @@ from torch import nn
 
 import engine.cli.main as cli
 from engine.catalog import KINDS, Kind, Option, build_model, get, load_model, presets, register, unregister
+from engine.checkpoints import read_config
 from engine.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +87,19 @@ def test_a_kind_registered_in_a_test_trains_through_the_cli(toy_kind, tmp_path):
     assert model.hparams() == {"bias": 0.5} and not torch.allclose(model.logits, torch.full((784,), 0.5))
     config = json.loads((run / "config.json").read_text())
     assert config["settings"]["batch_size"] == 8 and config["settings"]["lr"] == 0.05
+
+
+def test_a_registered_kind_trains_to_a_file_and_evaluates_with_the_generic_functions(toy_kind, tmp_path, capsys):
+    out = tmp_path / "toy.safetensors"
+    assert cli.main(["--device", "cpu", "train", "toy_pixels", "--limit", "24", "--out", str(out)]) == 0
+    config = read_config(out)
+    assert config["training"]["epochs_done"] == 1 and config["data"]["dataset"] == "generated shapes"
+    assert cli.main(["eval", "toy_pixels", "--checkpoint", str(out), "--save"]) == 0
+    test = read_config(out)["metrics"]["test"]
+    assert 0 < test["bits_per_dim"] < 1.5 and test["nll_nats"] == pytest.approx(test["loss"])
+    assert "nll_nats" in capsys.readouterr().out and not out.with_suffix(".md").exists()  # no card writer
+    assert cli.main(["train", "toy_pixels", "--dataset", "mnist", "--out", str(out)]) == 2
+    assert "not 'mnist'" in capsys.readouterr().err
 
 
 def test_piped_training_output_is_whole_lines(tmp_path):
