@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 
-from engine.catalog import KINDS, get, resolve
-from engine.cli.options import add_threads
+import torch
+from torch import nn
+
+from engine.catalog import KINDS, get, load_model, resolve
+from engine.cli.options import add_threads, set_threads
+from engine.device import select_device
 from engine.errors import ConfigError
 
 
@@ -32,6 +36,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if entry.evaluate is None:
         raise ConfigError(f"GenScope has no test evaluation for a {args.kind} model.")
     return resolve(entry.evaluate)(args)
+
+
+def load_for_eval(args: argparse.Namespace) -> tuple[nn.Module, torch.device]:
+    """Set ``--threads``; load ``--checkpoint`` (it must hold a ``kind`` model) on ``--device`` in eval mode; (model, device)."""
+    set_threads(args.threads)
+    device = select_device(args.device)
+    return load_model(args.checkpoint, expected_kind=args.kind, device=device), device
 
 
 EVAL_COMMAND = ("eval", "test ELBO / log-likelihood (pixelcnn, wavenet: exact test NLL) of a checkpoint",

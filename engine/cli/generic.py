@@ -13,10 +13,11 @@ import argparse
 import math
 from pathlib import Path
 
-from engine.catalog import build_model, get, load_model
+from engine.catalog import build_model, get
 from engine.cards.common import save_test_metrics
 from engine.cli.options import kind_options, set_threads, train_settings
-from engine.cli.progress import drain_training
+from engine.cli.train import report_training
+from engine.cli.eval import load_for_eval
 from engine.device import select_device, seed_everything
 from engine.errors import ConfigError
 from engine.training.data import DataSpec, load_run_data
@@ -43,16 +44,13 @@ def train_generic(args: argparse.Namespace) -> int:
     events = train(model, data.train, val_data=data.val, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr,
                    lr_decay=s.lr_decay, seed=s.seed, device=select_device(args.device), dynamic_binarize=data.binarize,
                    checkpoint_path=Path(args.out), data_info=data.info, clip_grad=s.clip_grad, log_every=s.log_every)
-    result, _ = drain_training(events)
-    print(f"trained {result.get('steps')} steps in {result.get('seconds', 0):.0f} s -> {args.out}")
+    report_training(events, args.out)
     return 0
 
 
 def eval_generic(args: argparse.Namespace) -> int:
     """Mean loss (and its other metrics) on the validation split of the kind's first data set; ``--save`` stores them."""
-    set_threads(args.threads)
-    device = select_device(args.device)
-    model = load_model(args.checkpoint, expected_kind=args.kind, device=device)
+    model, device = load_for_eval(args)
     data = _data(args, None)
     if data.val is None:
         raise ConfigError(f"The {get(args.kind).datasets[0]} data set has no held-out split to evaluate on.")

@@ -17,12 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.catalog import build_model, get, load_model
+from engine.catalog import build_model, get
 from engine.cards.common import save_test_metrics
 from engine.cards.latent import MNIST_LICENSE
 from engine.checkpoints import save_checkpoint
 from engine.cli.options import kind_options, set_threads, train_settings
-from engine.cli.progress import drain_training, track
+from engine.cli.eval import load_for_eval
+from engine.cli.progress import track
+from engine.cli.train import report_training
 from engine.data.folder import resolve_data_folder
 from engine.data.mnist import load_binarized_mnist, load_mnist
 from engine.device import select_device, seed_everything
@@ -78,16 +80,13 @@ def train_latent(args: argparse.Namespace) -> int:
     events = train(model, images, val_data=val, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr,
                    lr_decay=s.lr_decay, seed=s.seed, device=device, dynamic_binarize=True,
                    checkpoint_path=out, data_info=_data_info(len(images), "dynamic", val_name))
-    result, _ = drain_training(events)
-    print(f"trained {result.get('steps')} steps in {result.get('seconds', 0):.0f} s -> {out}")
+    report_training(events, out)
     return 0
 
 
 def eval_latent(args: argparse.Namespace) -> int:
     """ELBO / importance-weighted log-likelihood on the MNIST test set; ``--save`` stores them and writes the card."""
-    set_threads(args.threads)
-    device = select_device(args.device)
-    model = load_model(args.checkpoint, expected_kind=args.kind, device=device)
+    model, device = load_for_eval(args)
     folder = resolve_data_folder(args.data).path
     metrics: dict = {}
     events = evaluate_model(model, folder, k=args.k, limit=args.limit, batch=args.batch, seed=args.seed, device=device)

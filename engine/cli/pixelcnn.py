@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.catalog import build_model, get, load_model
+from engine.catalog import build_model, get
 from engine.cards.common import save_test_metrics
-from engine.checkpoints import load_checkpoint, save_checkpoint
 from engine.cli.options import kind_options, set_threads, train_settings
-from engine.cli.progress import drain_training, track
+from engine.cli.eval import load_for_eval
+from engine.cli.progress import track
+from engine.cli.train import report_training
 from engine.data.folder import resolve_data_folder
 from engine.data.mnist import load_binarized_mnist, load_mnist
 from engine.device import select_device, seed_everything
@@ -83,17 +84,13 @@ def cmd_train_pixelcnn(args: argparse.Namespace) -> int:
     events = train(model, tr, val_data=va, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=s.lr_decay,
                    seed=s.seed, device=device, dynamic_binarize=False, checkpoint_path=Path(args.out),
                    data_info={**info, "examples": len(tr)})
-    result, history = drain_training(events)
-    ckpt = load_checkpoint(args.out)  # keep the per-epoch curve beside the weights, for the model card
-    save_checkpoint(args.out, ckpt.state_dict, {**ckpt.config, "history": history})
-    print(f"trained {result.get('steps')} steps in {result.get('seconds', 0):.0f} s -> {args.out}")
+    report_training(events, args.out, keep_history=True)
     return 0
 
 
 def cmd_eval_pixelcnn(args: argparse.Namespace) -> int:
     """Print the exact test NLL (nats per image, bits/dim); ``--save`` stores it and writes the card."""
-    set_threads(args.threads)
-    model = load_model(args.checkpoint, expected_kind="pixelcnn", device=select_device(args.device))
+    model, _ = load_for_eval(args)
     _, _, te, info = pixelcnn_data(resolve_data_folder(args.data).path, model.levels, model.num_classes > 0)
     te = te[: args.limit] if args.limit else te
     metrics: dict = {}

@@ -13,10 +13,14 @@ apply. ``--out FILE`` runs the kind's own ``train`` function;
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from pathlib import Path
 
 from engine.catalog import KINDS, get, resolve
+from engine.checkpoints import load_checkpoint, save_checkpoint
 from engine.cli.eval import EVAL_COMMAND  # re-exported: tests import it from here
 from engine.cli.options import add_kind_options, add_train_settings, common_parent
+from engine.cli.progress import drain_training
 from engine.cli.run import add_run_args, cmd_train_run
 from engine.errors import ConfigError
 
@@ -45,6 +49,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return resolve(entry.train)(args)
 
 
+def report_training(events: Iterable[object], out: str | Path, key: str = "loss", keep_history: bool = False) -> None:
+    """Print the training events of ``train ... --out`` and the summary line; ``keep_history`` stores the
+    per-epoch ``key`` values in the checkpoint's config (``history``, for the model card)."""
+    result, history = drain_training(events, key=key)
+    if keep_history:
+        ckpt = load_checkpoint(out)
+        save_checkpoint(out, ckpt.state_dict, {**ckpt.config, "history": history})
+    print(f"trained {result.get('steps')} steps in {result.get('seconds', 0):.0f} s -> {out}")
+
+
 TRAIN_COMMAND = ("train", "train a model (vae, autoencoder, ppca, pixelcnn, wavenet, ...) to a checkpoint or run folder",
                  add_train_args, cmd_train)
-__all__ = ["EVAL_COMMAND", "TRAIN_COMMAND", "add_train_args", "cmd_train"]
+__all__ = ["EVAL_COMMAND", "TRAIN_COMMAND", "add_train_args", "cmd_train", "report_training"]

@@ -19,9 +19,10 @@ import numpy as np
 from engine.catalog import build_model, get, load_model
 from engine.cards.bundled import ASSETS_DIR
 from engine.cards.common import save_test_metrics
-from engine.checkpoints import load_checkpoint, save_checkpoint
 from engine.cli.options import kind_options, set_threads, train_settings
-from engine.cli.progress import Printer, drain_training, track
+from engine.cli.eval import load_for_eval
+from engine.cli.progress import Printer, track
+from engine.cli.train import report_training
 from engine.data.audio import AudioSet, clip_rows, generated_audio, load_audio_folder, load_fsdd
 from engine.data.folder import resolve_data_folder
 from engine.data.sound import read_audio, write_wav
@@ -103,17 +104,13 @@ def cmd_train_wavenet(args: argparse.Namespace) -> int:
     events = train(model, rows, val_data=val, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=s.lr_decay,
                    seed=s.seed, device=select_device(args.device), dynamic_binarize=False,
                    checkpoint_path=Path(args.out), data_info=info, clip_grad=1.0, log_every=10)
-    result, history = drain_training(events, key="bits_per_sample")
-    ckpt = load_checkpoint(args.out)  # keep the per-epoch curve beside the weights, for the model card
-    save_checkpoint(args.out, ckpt.state_dict, {**ckpt.config, "history": history})
-    print(f"trained {result.get('steps')} steps in {result.get('seconds', 0):.0f} s -> {args.out}")
+    report_training(events, args.out, key="bits_per_sample", keep_history=True)
     return 0
 
 
 def cmd_eval_wavenet(args: argparse.Namespace) -> int:
     """Exact test NLL in bits per sample over the test split; ``--save`` stores it and writes the card."""
-    set_threads(args.threads)
-    model = load_model(args.checkpoint, expected_kind="wavenet", device=select_device(args.device))
+    model, _ = load_for_eval(args)
     condition = "none" if model.cond_classes == 0 else model.cond_name
     data = load_fsdd(resolve_data_folder(args.data).path, "test", condition, limit=args.limit)
     metrics: dict = {}
