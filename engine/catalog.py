@@ -85,6 +85,7 @@ class Kind:
     form). ``train`` / ``evaluate`` / ``sample`` / ``card``: the functions
     that do it (``train(args)``/``evaluate(args)``/``sample(args, strategy)``
     -> exit status, ``card(checkpoint, config) -> Path``); None: not offered.
+    ``sample_args(parser)`` adds the kind's own ``sample`` options.
     By default a kind trains and evaluates on its data sets with the one
     training loop (:mod:`engine.cli.generic`) and has no card.
     """
@@ -106,6 +107,7 @@ class Kind:
     train: Callable | str | None = "engine.cli.generic:train_generic"
     evaluate: Callable | str | None = "engine.cli.generic:eval_generic"
     sample: Callable | str | None = None
+    sample_args: Callable | str | None = None
     card: Callable | str | None = None
 
     def model_class(self) -> type[nn.Module]:
@@ -178,6 +180,7 @@ _BUILTIN = (
          data={"limit": 10_000, "val_limit": 2_000}, requires={"levels": 2, "num_classes": 0},
          hparams="engine.cli.pixelcnn:pixelcnn_hparams", train="engine.cli.pixelcnn:cmd_train_pixelcnn",
          evaluate="engine.cli.pixelcnn:cmd_eval_pixelcnn", sample="engine.cli.sample:sample_pixelcnn",
+         sample_args="engine.cli.sample:add_pixelcnn_sample_args",
          card="engine.cards.pixelcnn:write_pixelcnn_card"),
     # ~0.11 s of CPU per step of 8 x 1024 samples on one thread; two 1-second clips ~0.24 s (about 2 % of 100 steps).
     Kind("wavenet", "engine.models.wavenet:WaveNet",
@@ -198,6 +201,7 @@ _BUILTIN = (
          data={"val_limit": 64}, requires={"levels": 256, "sample_rate": 8000},
          hparams="engine.cli.wavenet:wavenet_hparams", train="engine.cli.wavenet:cmd_train_wavenet",
          evaluate="engine.cli.wavenet:cmd_eval_wavenet", sample="engine.cli.wavenet:cmd_sample_wavenet",
+         sample_args="engine.cli.wavenet:add_wave_sample_args",
          card="engine.cards.wavenet:write_wavenet_card"),
 )
 

@@ -43,8 +43,8 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     g.add_argument("--set-lr", type=float, default=None, help="with --resume: continue with this learning rate")
     g.add_argument("--dataset", choices=DATASETS, default=None,
-                   help="mnist, binarized_mnist, or generated (offline shapes, no data folder needed); default: the "
-                        "model's own (mnist for the latent models, binarized_mnist for pixelcnn)")
+                   help="generated and generated_audio need no data folder; default: the model's first data set "
+                        "in the catalog (mnist for the latent models, binarized_mnist for pixelcnn, fsdd for wavenet)")
     g.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 500)")
     g.add_argument("--sample-every", type=int, default=None,
                    help="steps between sample grids (default: the model's, 200)")

@@ -25,10 +25,9 @@ import torch
 
 from engine.cards.bundled import ASSETS_DIR
 from engine.catalog import KINDS, get, load_model, resolve
-from engine.cli.options import add_strategy, add_threads, set_threads, strategy_from
+from engine.cli.options import add_strategy, add_threads, common_parent, set_threads, strategy_from
 from engine.cli.pixelcnn import pixelcnn_data
 from engine.cli.progress import Printer
-from engine.cli.wavenet import add_wave_sample_args
 from engine.data.folder import resolve_data_folder
 from engine.device import select_device
 from engine.errors import ConfigError
@@ -69,19 +68,28 @@ def image_grid(images: np.ndarray, levels: int, scale: int = 2, gap: int = 2) ->
 
 
 def add_sample_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", help="autoregressive model kind: " + ", ".join(k for k, e in KINDS.items() if e.sample))
-    p.add_argument("--checkpoint", default=None, help="default: the bundled assets/<kind>.safetensors")
-    add_strategy(p)
+    """One sub-command per catalog kind that samples: the shared options, then the kind's own (its ``sample_args``)."""
+    names = [k for k, e in KINDS.items() if e.sample]
+    kinds = p.add_subparsers(dest="kind", metavar="kind", required=True, help=f"model kind: {', '.join(names)}")
+    for name in names:
+        k = kinds.add_parser(name, parents=[common_parent()], help=f"sample a {name}")
+        k.add_argument("--checkpoint", default=None, help="default: the bundled assets/<kind>.safetensors")
+        add_strategy(k)
+        k.add_argument("--seed", type=int, default=0)
+        add_threads(k, 1)
+        k.add_argument("--out", required=True, help="file to write (PNG for images, WAV for audio)")
+        if KINDS[name].sample_args is not None:
+            resolve(KINDS[name].sample_args)(k)
+
+
+def add_pixelcnn_sample_args(p: argparse.ArgumentParser) -> None:
+    """``sample pixelcnn`` options: how many images, label, completion of a test image, method, PNG scale."""
     p.add_argument("-n", type=int, default=16, help="images to paint (default 16)")
     p.add_argument("--label", type=int, default=None, help="digit to paint (class-conditional models only)")
     p.add_argument("--complete", choices=MASK_KINDS, default=None, help="keep this half of a test image, paint the rest")
     p.add_argument("--index", type=int, default=0, help="test image to complete (default 0)")
     p.add_argument("--method", choices=("fast", "naive"), default="fast")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", type=int, default=3, help="PNG pixels per image pixel (default 3)")
-    add_threads(p, 1)
-    p.add_argument("--out", required=True, help="PNG (pixelcnn) or WAV (wavenet) file to write")
-    add_wave_sample_args(p)
 
 
 def _known(args: argparse.Namespace, model) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -123,12 +131,9 @@ def _run(args: argparse.Namespace, model, strategy) -> SampleDone:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """Sample with the chosen strategy through the kind's catalog entry."""
-    entry = get(args.kind)
-    if entry.sample is None:
-        raise ConfigError(f"GenScope does not sample {args.kind} models from the command line.")
     strategy = strategy_from(args)
     set_threads(args.threads)
-    return resolve(entry.sample)(args, strategy)
+    return resolve(get(args.kind).sample)(args, strategy)
 
 
 def sample_pixelcnn(args: argparse.Namespace, strategy) -> int:
@@ -149,4 +154,4 @@ def sample_pixelcnn(args: argparse.Namespace, strategy) -> int:
 SAMPLE_COMMAND = ("sample", "paint images (PixelCNN, PNG grid) or generate audio (WaveNet, WAV) under a decoding strategy",
                   add_sample_args, cmd_sample)
 
-__all__ = ["SAMPLE_COMMAND", "add_sample_args", "cmd_sample", "image_grid", "sample_pixelcnn", "write_png"]
+__all__ = ["SAMPLE_COMMAND", "add_pixelcnn_sample_args", "add_sample_args", "cmd_sample", "image_grid", "sample_pixelcnn", "write_png"]

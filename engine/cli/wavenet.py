@@ -131,6 +131,7 @@ def cmd_eval_wavenet(args: argparse.Namespace) -> int:
 
 
 def add_wave_sample_args(p: argparse.ArgumentParser) -> None:
+    """``sample wavenet`` options: length, conditioning label, priming audio."""
     g = p.add_argument_group("wavenet")
     g.add_argument("--seconds", type=float, default=2.0, help="seconds to generate (default 2)")
     g.add_argument("--digit", type=int, default=None, help="digit (or speaker index) to condition on")
