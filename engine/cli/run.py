@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from engine.catalog import Kind
-from engine.checkpoints import _write_atomic
+from engine.checkpoints import load_checkpoint, save_checkpoint
 from engine.cli.options import kind_options, train_settings
 from engine.cli.progress import track
 from engine.errors import ConfigError, GenScopeError
@@ -155,8 +155,8 @@ def cmd_train_run(args: argparse.Namespace, entry: Kind) -> int:
         if args.dump_weights:
             _dump_weights(args.dump_weights, loop.model, ctx.rank if ctx else 0)
         if main and args.out and status == "finished":
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(Path(args.out), loop.folder.last_path.read_bytes())
+            last = load_checkpoint(loop.folder.last_path)
+            save_checkpoint(args.out, last.state_dict, last.config)
         if main:
             print(f"{status} at step {step}: {args.run_dir}" + (f" -> {args.out}" if args.out else ""))
         distributed.barrier(ctx)

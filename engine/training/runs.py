@@ -6,10 +6,10 @@ all advance. It yields, in order:
 
 - :class:`RunStarted` (folder, starting step, total steps, config),
 - per step: :class:`SettingChanged` for each live change from
-  :class:`Controls`, then :class:`~engine.training.loop.TrainStep` or
-  :class:`Diverged`, then when due :class:`~engine.training.loop.CheckpointSaved`,
+  :class:`Controls`, then :class:`~engine.training.step.TrainStep` or
+  :class:`Diverged`, then when due :class:`~engine.training.step.CheckpointSaved`,
   :class:`SamplesReady` and :class:`~engine.events.Progress`,
-- per epoch: :class:`~engine.training.loop.EpochEnd`,
+- per epoch: :class:`~engine.training.step.EpochEnd`,
 - :class:`RunFinished` at the end (after a last checkpoint and samples).
 
 Everything is also written to the run folder (:mod:`engine.training.folder`), so
