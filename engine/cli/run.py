@@ -30,7 +30,7 @@ from engine.cli.options import kind_options, train_settings
 from engine.cli.progress import track
 from engine.errors import ConfigError, GenScopeError
 from engine.training import distributed
-from engine.training.data import AUDIO_DATASETS, DATASETS, DataSpec
+from engine.training.data import AUDIO_DATASETS, DataSpec, dataset_names
 from engine.training.step import EpochEnd, TrainStep
 from engine.training.runs import open_run
 from engine.training.settings import Controls, Diverged, RunFinished
@@ -42,7 +42,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--run-dir", default=None, help="train into this run folder (what the GUI's training monitor reads)")
     g.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     g.add_argument("--set-lr", type=float, default=None, help="with --resume: continue with this learning rate")
-    g.add_argument("--dataset", choices=DATASETS, default=None,
+    g.add_argument("--dataset", choices=dataset_names(), default=None,
                    help="generated and generated_audio need no data folder; default: the model's first data set "
                         "in the catalog (mnist for the latent models, binarized_mnist for pixelcnn, fsdd for wavenet)")
     g.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 500)")

@@ -116,3 +116,27 @@ def test_piped_training_output_is_whole_lines(tmp_path):
         code = subprocess.run([sys.executable, "-m", "engine", "train", "vae", "--dataset", "generated", "--run-dir",
                                str(tmp_path / "run")], cwd=ROOT, stderr=f, stdout=subprocess.DEVNULL).returncode
     assert code == 2 and err.read_text().startswith("error: ") and err.read_text().count("\n") == 1
+
+
+def test_a_registered_data_set_feeds_a_registered_kind(tmp_path):
+    import numpy as np
+
+    from engine.training.data import _LOADERS, RunData, register_dataset
+
+    def rows(spec):
+        x = np.random.default_rng(spec.seed).random((40, 784)) < 0.3
+        return RunData(x[:32], x[32:], None, False, {"dataset": "toy rows"})
+
+    class RowPixels(Pixels):
+        kind = "toy_rows_model"
+
+    register_dataset("toy_rows", rows)
+    register(Kind("toy_rows_model", RowPixels, (), {"epochs": 2, "batch_size": 16, "lr": 0.1}, ("toy_rows",)))
+    try:
+        out = tmp_path / "t.safetensors"
+        assert cli.main(["train", "toy_rows_model", "--out", str(out)]) == 0
+        assert read_config(out)["data"]["dataset"] == "toy rows" and read_config(out)["training"]["epochs_done"] == 2
+        assert cli.main(["eval", "toy_rows_model", "--checkpoint", str(out)]) == 0
+    finally:
+        unregister("toy_rows_model")
+        _LOADERS.pop("toy_rows")
