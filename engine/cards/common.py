@@ -51,3 +51,16 @@ def time_line(t: dict, decimals: int = 0) -> str:
     threads = f", {n} torch thread{'s' if n != 1 else ''}" if t.get("device", "cpu") == "cpu" and n else ""
     return (f"- Training time: {t.get('seconds', 0) / 60:.{decimals}f} min on {t.get('device', 'cpu')}{threads} "
             "(development machine: 2 CPU cores shared with other jobs).")
+
+
+def results_section(kind: str, checkpoint_name: str, result_lines: list[str], eval_options: str = "") -> list[str]:
+    """The card's "## Test results" section: ``result_lines``, then the ``eval --save`` command that rewrites them."""
+    return ["## Test results", "", *result_lines, "",
+            f"Regenerate: `python -m engine eval {kind} --checkpoint assets/{checkpoint_name}{eval_options} --save`.", ""]
+
+
+def write_markdown(path: Path, lines: list[str]) -> Path:
+    """Write a card's ``lines`` to ``path`` (UTF-8, one line each); return the path."""
+    path = Path(path)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

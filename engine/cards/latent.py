@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.cards.common import optimizer_line, time_line
+from engine.cards.common import optimizer_line, results_section, time_line, write_markdown
 from engine.checkpoints import load_checkpoint
 
 MNIST_LICENSE = "CC BY-SA 3.0"
@@ -110,11 +110,10 @@ def write_model_card(path: str | Path, name: str, config: dict) -> Path:
     if kind == "vae":
         lines.append(f"- Prior N(0, I), Gaussian encoder q(z|x); loss -(E_q[log p(x|z)] - beta * KL) with beta = {hp['beta']}.")
     lines += ["", "## Training", "", *_training_lines(config),
-              f"- Reproduce: `{_train_command(name, kind, hp, config.get('training', {}))}`.", "", "## Test results", "",
-              *_metric_lines(kind, hp, config.get("metrics", {}).get("test", {})), "",
-              f"Regenerate: `python -m engine eval {kind} --checkpoint assets/{name}.safetensors --k 1000 --save`.", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+              f"- Reproduce: `{_train_command(name, kind, hp, config.get('training', {}))}`.", "",
+              *results_section(kind, f"{name}.safetensors", _metric_lines(kind, hp, config.get("metrics", {}).get("test", {})),
+                               " --k 1000")]
+    return write_markdown(path, lines)
 
 
 def write_latent_card(checkpoint: str | Path, config: dict) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
-from engine.cards.common import history_table, optimizer_line, time_line
+from engine.cards.common import history_table, optimizer_line, results_section, time_line, write_markdown
 
 # van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural Networks", MNIST results table:
 # PixelCNN on the static binarized MNIST, test NLL in nats.
@@ -89,10 +89,7 @@ def write_pixelcnn_card(checkpoint: Path, config: dict) -> Path:
              "## Model", "", *_architecture(hp), *_size(checkpoint), "", "## Training", "", *_training(config),
              f"- Reproduce: `{_reproduce(name, hp, config.get('training', {}))}` "
              f"(then copy the file to `assets/{name}.safetensors`).", *_history(config), "",
-             "## Test results", "", *_results(hp, config.get("metrics", {}).get("test", {})), "",
-             f"Regenerate: `python -m engine eval pixelcnn --checkpoint assets/{name}.safetensors --save`.", "",
+             *results_section("pixelcnn", f"{name}.safetensors", _results(hp, config.get("metrics", {}).get("test", {}))),
              "## Sampling", "", "`python -m engine sample pixelcnn --strategy top-p --top-p 0.9 -n 16 --out grid.png`; "
              "strategies: sample, greedy, temperature, top-k, top-p, min-p, beam. Speed: `python bench/pixelcnn.py`.", ""]
-    path = checkpoint.with_suffix(".md")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return write_markdown(checkpoint.with_suffix(".md"), lines)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
 from engine.catalog import build_model
-from engine.cards.common import history_table, optimizer_line, time_line
+from engine.cards.common import history_table, optimizer_line, results_section, time_line, write_markdown
 
 
 def _model_lines(config: dict, checkpoint: Path) -> list[str]:
@@ -73,10 +73,6 @@ def write_wavenet_card(checkpoint: Path, config: dict, name: str = "wavenet") ->
     lines = [f"# Model card: WaveNet, {config.get('data', {}).get('dataset', '')}", "",
              f"Checkpoint `{checkpoint.name}` (kind `wavenet`).", "", "## Model", "", *_model_lines(config, checkpoint),
              "", "## Training", "", *_training_lines(config), f"- Reproduce: `{cmd}`.", *_history_lines(config), "",
-             "## Test results", "", *_metric_lines(config), "",
-             f"Regenerate: `python -m engine eval wavenet --checkpoint assets/{checkpoint.name} --save`.", "",
-             "## Limits", "", "- A small model trained for little more than an hour on a shared CPU: it babbles speech-like "
+             *results_section("wavenet", checkpoint.name, _metric_lines(config)), "## Limits", "", "- A small model trained for little more than an hour on a shared CPU: it babbles speech-like "
              "sounds with the speaker's timbre; words are rarely intelligible. More channels, layers and hours help.", ""]
-    out = checkpoint.with_suffix(".md")
-    out.write_text("\n".join(lines), encoding="utf-8")
-    return out
+    return write_markdown(checkpoint.with_suffix(".md"), lines)
