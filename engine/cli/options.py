@@ -72,12 +72,12 @@ def add_train_settings(p: argparse.ArgumentParser) -> None:
     add_threads(g)
 
 
-def train_settings(args: argparse.Namespace, entry: Kind) -> TrainSettings:
-    """The command line's settings over the kind's catalog defaults (checked: ConfigError if out of range)."""
+def train_settings(args: argparse.Namespace, entry: Kind, base: dict | None = None) -> TrainSettings:
+    """The command line's settings over ``base`` (default: the kind's catalog defaults); ConfigError if out of range."""
     given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
              "lr_decay": args.lr_decay, "threads": args.threads, "device": args.device,
              **{k: getattr(args, k, None) for k in ("max_steps", "checkpoint_every", "sample_every")}}
-    return TrainSettings(**{**entry.settings, **{k: v for k, v in given.items() if v is not None}})
+    return TrainSettings(**{**(entry.settings if base is None else base), **{k: v for k, v in given.items() if v is not None}})
 
 
 def add_strategy(p: argparse.ArgumentParser) -> None:

@@ -31,6 +31,7 @@ from engine.cli.progress import track
 from engine.errors import ConfigError, GenScopeError
 from engine.training import distributed
 from engine.training.data import AUDIO_DATASETS, DataSpec, dataset_names
+from engine.training.folder import RunFolder
 from engine.training.step import EpochEnd, TrainStep
 from engine.training.runs import open_run
 from engine.training.settings import Controls, Diverged, RunFinished
@@ -140,9 +141,10 @@ def cmd_train_run(args: argparse.Namespace, entry: Kind) -> int:
         raise ConfigError(f"{args.kind} is fitted in closed form; --run-dir is for models trained step by step.")
     if args.set_lr is not None and not args.resume:
         raise ConfigError("--set-lr changes the learning rate of a resumed run; use --lr for a new one.")
-    new = not args.resume
-    hparams, data, settings = (_hparams(args, entry), _data(args, entry), train_settings(args, entry)) if new else \
-        (None, None, None)
+    if args.resume:  # the run's own settings, with what the command line changes (e.g. more --epochs)
+        hparams, data, settings = None, None, train_settings(args, entry, RunFolder(args.run_dir).read_config()["settings"])
+    else:
+        hparams, data, settings = _hparams(args, entry), _data(args, entry), train_settings(args, entry)
     ctx = distributed.init_from_env(args.device)
     try:
         controls = Controls()

@@ -140,3 +140,13 @@ def test_a_registered_data_set_feeds_a_registered_kind(tmp_path):
     finally:
         unregister("toy_rows_model")
         _LOADERS.pop("toy_rows")
+
+
+def test_resume_takes_the_runs_settings_and_what_the_command_line_changes(tmp_path, capsys):
+    run = tmp_path / "vae"
+    base = ["--device", "cpu", "train", "vae", "--run-dir", str(run)]
+    assert cli.main([*base, "--dataset", "generated", "--limit", "32", "--hidden", "8", "--batch-size", "16",
+                     "--epochs", "1", "--sample-every", "0"]) == 0
+    assert "finished at step 2" in capsys.readouterr().out
+    assert cli.main([*base, "--resume", "--epochs", "2"]) == 0  # the README's "--resume --epochs 20"
+    assert "finished at step 4" in capsys.readouterr().out
