@@ -9,7 +9,7 @@ from engine.checkpoints import save_checkpoint
 from engine.errors import ConfigError
 from engine.models.ppca import PPCA
 from engine.catalog import load_model
-from engine.training.loop import checkpoint_config
+from engine.training.step import checkpoint_config
 
 D, L, SIGMA2 = 6, 2, 0.1
 

@@ -20,7 +20,8 @@ from engine.cards.latent import write_model_card
 from engine.cli.codes import CODES_COMMAND, latent_codes
 from engine.cli.eval import EVAL_COMMAND
 from engine.cli.train import TRAIN_COMMAND
-from engine.training.loop import CheckpointSaved, EpochEnd, TrainingDiverged, TrainStep, run_training, train
+from engine.training.loop import run_training, train
+from engine.training.step import CheckpointSaved, EpochEnd, TrainingDiverged, TrainStep
 
 
 def synthetic_images(n: int = 256, seed: int = 0) -> np.ndarray:
