@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
-from engine.training.loop import history_table
+from engine.cards.common import history_table, optimizer_line, results_section, time_line, write_markdown
 
 # van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural Networks", MNIST results table:
 # PixelCNN on the static binarized MNIST, test NLL in nats.
@@ -41,12 +41,9 @@ def _training(config: dict) -> list[str]:
              f"{data.get('binarization')}. MNIST by LeCun, Cortes & Burges, license {data.get('license')}.",
              f"- Validation: {data.get('validation')}; test: {data.get('test')}."]
     if "epochs" in t:
-        decay = f", x{t['lr_decay']} per epoch" if t.get("lr_decay", 1) != 1 else ""
-        lines.append(f"- Adam, learning rate {t['lr']}{decay}, batch {t['batch_size']}, {t.get('epochs_done', t['epochs'])} "
-                     f"epochs, seed {t['seed']}; no data augmentation.")
-        threads = f", {t['cpu_threads']} torch thread" + ("s" if t.get("cpu_threads", 1) != 1 else "")
-        lines.append(f"- Training time: {t.get('seconds', 0) / 60:.0f} min on {t.get('device', 'cpu')}{threads} "
-                     "(development machine: 2 CPU cores shared with other jobs).")
+        lines.append(optimizer_line(t, f"{t.get('epochs_done', t['epochs'])} epochs, seed {t['seed']}; no data "
+                                       "augmentation."))
+        lines.append(time_line(t))
     return lines
 
 
@@ -92,10 +89,7 @@ def write_pixelcnn_card(checkpoint: Path, config: dict) -> Path:
              "## Model", "", *_architecture(hp), *_size(checkpoint), "", "## Training", "", *_training(config),
              f"- Reproduce: `{_reproduce(name, hp, config.get('training', {}))}` "
              f"(then copy the file to `assets/{name}.safetensors`).", *_history(config), "",
-             "## Test results", "", *_results(hp, config.get("metrics", {}).get("test", {})), "",
-             f"Regenerate: `python -m engine eval pixelcnn --checkpoint assets/{name}.safetensors --save`.", "",
+             *results_section("pixelcnn", f"{name}.safetensors", _results(hp, config.get("metrics", {}).get("test", {}))),
              "## Sampling", "", "`python -m engine sample pixelcnn --strategy top-p --top-p 0.9 -n 16 --out grid.png`; "
              "strategies: sample, greedy, temperature, top-k, top-p, min-p, beam. Speed: `python bench/pixelcnn.py`.", ""]
-    path = checkpoint.with_suffix(".md")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return write_markdown(checkpoint.with_suffix(".md"), lines)

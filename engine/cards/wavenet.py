@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.checkpoints import load_checkpoint
-from engine.models.registry import build_model
-from engine.training.loop import history_table
+from engine.catalog import build_model
+from engine.cards.common import history_table, optimizer_line, results_section, time_line, write_markdown
 
 
 def _model_lines(config: dict, checkpoint: Path) -> list[str]:
@@ -33,11 +33,9 @@ def _training_lines(config: dict) -> list[str]:
     lines = [f"- Data: {data.get('dataset')} — {data.get('split')}; {data.get('clips')} clips cut into "
              f"{data.get('rows')}; license {data.get('license')}. Validation: {data.get('validation')}."]
     if "epochs" in t:
-        decay = f", x{t['lr_decay']} per epoch" if t.get("lr_decay", 1) != 1 else ""
-        lines.append(f"- Adam, learning rate {t['lr']}{decay}, batch {t['batch_size']}, gradient norm clipped at 1, "
-                     f"{t.get('epochs_done', t['epochs'])} of {t['epochs']} planned epochs, seed {t['seed']}.")
-        lines.append(f"- Training time: {t.get('seconds', 0) / 60:.0f} min on {t.get('device', 'cpu')}, "
-                     f"{t.get('cpu_threads', 1)} torch thread(s) (development machine: 2 CPU cores shared with other jobs).")
+        lines.append(optimizer_line(t, f"gradient norm clipped at 1, {t.get('epochs_done', t['epochs'])} of "
+                                       f"{t['epochs']} planned epochs, seed {t['seed']}."))
+        lines.append(time_line(t))
     return lines
 
 
@@ -75,10 +73,6 @@ def write_wavenet_card(checkpoint: Path, config: dict, name: str = "wavenet") ->
     lines = [f"# Model card: WaveNet, {config.get('data', {}).get('dataset', '')}", "",
              f"Checkpoint `{checkpoint.name}` (kind `wavenet`).", "", "## Model", "", *_model_lines(config, checkpoint),
              "", "## Training", "", *_training_lines(config), f"- Reproduce: `{cmd}`.", *_history_lines(config), "",
-             "## Test results", "", *_metric_lines(config), "",
-             f"Regenerate: `python -m engine eval wavenet --checkpoint assets/{checkpoint.name} --save`.", "",
-             "## Limits", "", "- A small model trained for little more than an hour on a shared CPU: it babbles speech-like "
+             *results_section("wavenet", checkpoint.name, _metric_lines(config)), "## Limits", "", "- A small model trained for little more than an hour on a shared CPU: it babbles speech-like "
              "sounds with the speaker's timbre; words are rarely intelligible. More channels, layers and hours help.", ""]
-    out = checkpoint.with_suffix(".md")
-    out.write_text("\n".join(lines), encoding="utf-8")
-    return out
+    return write_markdown(checkpoint.with_suffix(".md"), lines)

@@ -1,7 +1,4 @@
-"""``train pixelcnn`` and ``eval pixelcnn``: the PixelCNN's half of the train/eval commands.
-
-:mod:`engine.cli.train` owns the commands and hands the ``pixelcnn`` kind
-to :func:`cmd_train_pixelcnn` / :func:`cmd_eval_pixelcnn`::
+"""``train pixelcnn`` and ``eval pixelcnn``: the PixelCNN's train and eval, as :mod:`engine.catalog` names them::
 
     python -m engine train pixelcnn --channels 32 --layers 5 --epochs 6 --out /tmp/pixelcnn.safetensors
     python -m engine eval pixelcnn --checkpoint assets/pixelcnn.safetensors [--save]
@@ -16,39 +13,32 @@ evaluation; with ``--conditional`` each row carries its digit label.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from engine.checkpoints import load_checkpoint, read_config, save_checkpoint
+from engine.catalog import build_model, get
+from engine.cards.common import save_test_metrics
+from engine.cli.options import kind_options, set_threads, train_settings
+from engine.cli.eval import load_for_eval
+from engine.cli.progress import track
+from engine.cli.train import report_training
 from engine.data.folder import resolve_data_folder
 from engine.data.mnist import load_binarized_mnist, load_mnist
 from engine.device import select_device, seed_everything
-from engine.events import Done, Progress
-from engine.models.pixelcnn import PixelCNN, bits_per_dim
-from engine.models.registry import load_model
-from engine.training.loop import print_training, train
+from engine.errors import ConfigError
+from engine.events import Done
+from engine.evaluation.likelihood import exact_nll
+from engine.training.loop import train
 
 STATIC = "static binarization (Larochelle & Murray 2011, binarized_mnist_{train,valid,test}.amat)"
 
 
-def add_pixelcnn_args(p: argparse.ArgumentParser) -> None:
-    """Architecture options of ``train pixelcnn`` (ignored by the other kinds)."""
-    g = p.add_argument_group("pixelcnn")
-    g.add_argument("--levels", type=int, default=2, help="values per pixel: 2 (binarized), 16 or 256 grey levels")
-    g.add_argument("--channels", type=int, default=32, help="channels per gated layer (default 32)")
-    g.add_argument("--layers", type=int, default=5, help="gated layers (default 5)")
-    g.add_argument("--kernel", type=int, default=3, help="kernel of the later layers (default 3)")
-    g.add_argument("--first-kernel", type=int, default=7, help="kernel of the first layer (default 7)")
-    g.add_argument("--conditional", action="store_true", help="condition on the digit label (grey levels only)")
-
-
-def pixelcnn_hparams(args: argparse.Namespace) -> dict:
-    """The PixelCNN's constructor arguments from the command line."""
-    return {"levels": args.levels, "channels": args.channels, "layers": args.layers, "kernel": args.kernel,
-            "first_kernel": args.first_kernel, "num_classes": 10 if args.conditional else 0}
+def pixelcnn_hparams(values: dict) -> dict:
+    """The PixelCNN's constructor arguments from the catalog's option values."""
+    return {"levels": values["levels"], "channels": values["channels"], "layers": values["layers"],
+            "kernel": values["kernel"], "first_kernel": values["first_kernel"],
+            "num_classes": 10 if values["conditional"] else 0}
 
 
 def pixelcnn_data(root: Path, levels: int, conditional: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -59,8 +49,6 @@ def pixelcnn_data(root: Path, levels: int, conditional: bool) -> tuple[np.ndarra
     """
     if levels == 2:
         if conditional:
-            from engine.errors import ConfigError
-
             raise ConfigError("The static binarized MNIST has no labels; --conditional needs --levels 16 or 256.")
         splits = [load_binarized_mnist(root, s).astype(np.float32) for s in ("train", "valid", "test")]
         info = {"dataset": "binarized MNIST", "split": "train", "examples": len(splits[0]), "license": "CC BY-SA 3.0",
@@ -84,60 +72,34 @@ def pixelcnn_data(root: Path, levels: int, conditional: bool) -> tuple[np.ndarra
 
 def cmd_train_pixelcnn(args: argparse.Namespace) -> int:
     """Train a PixelCNN with the shared training loop; one atomic checkpoint per epoch."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    tr, va, _, info = pixelcnn_data(resolve_data_folder(args.data).path, args.levels, args.conditional)
+    entry = get("pixelcnn")
+    s = train_settings(args, entry)
+    set_threads(s.threads)
+    hp = entry.hparams_from(kind_options(args, entry))
+    tr, va, _, info = pixelcnn_data(resolve_data_folder(args.data).path, hp["levels"], hp["num_classes"] > 0)
     tr = tr[: args.limit] if args.limit else tr
     device = select_device(args.device)
-    seed_everything(args.seed)
-    model = PixelCNN(**pixelcnn_hparams(args))
-    events = train(model, tr, val_data=va, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                   lr_decay=args.lr_decay, seed=args.seed, device=device, dynamic_binarize=False,
-                   checkpoint_path=Path(args.out), data_info={**info, "examples": len(tr)})
-    history: list[dict] = []
-    result = print_training(events, history)
-    ckpt = load_checkpoint(args.out)  # keep the per-epoch curve beside the weights, for the model card
-    save_checkpoint(args.out, ckpt.state_dict, {**ckpt.config, "history": history})
-    print(f"trained {result.get('steps')} steps in {result.get('seconds', 0):.0f} s -> {args.out}")
+    seed_everything(s.seed)
+    model = build_model("pixelcnn", hp)
+    events = train(model, tr, val_data=va, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, lr_decay=s.lr_decay,
+                   seed=s.seed, device=device, dynamic_binarize=False, checkpoint_path=Path(args.out),
+                   data_info={**info, "examples": len(tr)})
+    report_training(events, args.out, keep_history=True)
     return 0
-
-
-@torch.no_grad()
-def test_nll(model: PixelCNN, rows: np.ndarray, batch: int = 500):
-    """Yield Progress per batch and Done({nll_nats, bits_per_dim, test_images}) over ``rows``."""
-    total, n = 0.0, len(rows)
-    for start in range(0, n, batch):
-        x = torch.as_tensor(rows[start : start + batch]).float()
-        x = x / 255.0 if rows.dtype == np.uint8 else x
-        loss, _ = model.loss(x.to(model.head[1].weight.device))
-        total += float(loss) * len(x)
-        yield Progress(min(start + batch, n), n, "test NLL")
-    nll = total / n
-    yield Done({"nll_nats": nll, "bits_per_dim": float(bits_per_dim(nll, model.height * model.width)), "test_images": n})
 
 
 def cmd_eval_pixelcnn(args: argparse.Namespace) -> int:
     """Print the exact test NLL (nats per image, bits/dim); ``--save`` stores it and writes the card."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model = load_model(args.checkpoint, expected_kind="pixelcnn", device=select_device(args.device))
+    model, _ = load_for_eval(args)
     _, _, te, info = pixelcnn_data(resolve_data_folder(args.data).path, model.levels, model.num_classes > 0)
     te = te[: args.limit] if args.limit else te
     metrics: dict = {}
-    for event in test_nll(model, te, args.batch):
-        if isinstance(event, Progress):
-            sys.stderr.write(f"\r  {event.message} {event.done}/{event.total} images   ")
-        elif isinstance(event, Done):
+    for event in track(exact_nll(model, te, args.batch), unit="image"):
+        if isinstance(event, Done):
             metrics = {**event.result, "test_set": info["test"]}
-    sys.stderr.write("\n")
     print(f"test NLL  {metrics['nll_nats']:.2f} nats per image  ({metrics['bits_per_dim']:.4f} bits/dim, "
           f"{metrics['test_images']} images of the {metrics['test_set']})")
     if args.save:
-        from engine.cards.pixelcnn import write_pixelcnn_card
-
-        ckpt = load_checkpoint(args.checkpoint)
-        config = {**ckpt.config, "metrics": {**ckpt.config.get("metrics", {}), "test": metrics}}
-        save_checkpoint(args.checkpoint, ckpt.state_dict, config)
-        card = write_pixelcnn_card(Path(args.checkpoint), read_config(args.checkpoint))
+        card = save_test_metrics(args.checkpoint, metrics)
         print(f"metrics stored in {args.checkpoint}; model card {card}")
     return 0

@@ -24,17 +24,17 @@ from pathlib import Path
 
 import torch
 
-from engine.training import distributed
-from engine.checkpoints import _write_atomic
+from engine.catalog import Kind
+from engine.checkpoints import load_checkpoint, save_checkpoint
+from engine.cli.options import kind_options, train_settings
+from engine.cli.progress import track
 from engine.errors import ConfigError, GenScopeError
-from engine.events import Message, Progress
-from engine.training.data import AUDIO_DATASETS, DATASETS, DataSpec
-from engine.training.kinds import run_model
-from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, TrainSettings
+from engine.training import distributed
+from engine.training.data import AUDIO_DATASETS, DataSpec, dataset_names
+from engine.training.folder import RunFolder
+from engine.training.step import EpochEnd, TrainStep
 from engine.training.runs import open_run
-from engine.training.loop import EpochEnd, TrainStep
-
-NOT_ITERATIVE = ("ppca",)  # fitted in closed form: nothing to monitor
+from engine.training.settings import Controls, Diverged, RunFinished
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -43,9 +43,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--run-dir", default=None, help="train into this run folder (what the GUI's training monitor reads)")
     g.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     g.add_argument("--set-lr", type=float, default=None, help="with --resume: continue with this learning rate")
-    g.add_argument("--dataset", choices=DATASETS, default=None,
-                   help="mnist, binarized_mnist, or generated (offline shapes, no data folder needed); default: the "
-                        "model's own (mnist for the latent models, binarized_mnist for pixelcnn)")
+    g.add_argument("--dataset", choices=dataset_names(), default=None,
+                   help="generated and generated_audio need no data folder; default: the model's first data set "
+                        "in the catalog (mnist for the latent models, binarized_mnist for pixelcnn, fsdd for wavenet)")
     g.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 500)")
     g.add_argument("--sample-every", type=int, default=None,
                    help="steps between sample grids (default: the model's, 200)")
@@ -54,22 +54,22 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dump-weights", default=None, help=argparse.SUPPRESS)  # tests: each rank writes its weights' hash
 
 
-def _settings(args: argparse.Namespace) -> TrainSettings:
-    """The command line's settings over the model's defaults (engine.training.kinds)."""
-    entry = run_model(args.kind)
-    given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-             "lr_decay": args.lr_decay, "max_steps": args.max_steps, "checkpoint_every": args.checkpoint_every,
-             "sample_every": args.sample_every, "device": args.device, "threads": args.threads}
-    return TrainSettings(**{**(entry.settings if entry else {}), **{k: v for k, v in given.items() if v is not None}})
+def _data(args: argparse.Namespace, entry: Kind) -> DataSpec:
+    """The data set the command line names (default: the kind's first), with the kind's validation subset."""
+    name = args.dataset or entry.datasets[0]
+    segment = getattr(args, "segment", None)
+    extra = {"segment": segment} if segment and name in AUDIO_DATASETS else {}
+    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit"), **extra)
 
 
-def _data(args: argparse.Namespace) -> DataSpec:
-    """The data set the command line names (default: the model's first), with the model's validation subset."""
-    entry = run_model(args.kind)
-    name = args.dataset or (entry.datasets[0] if entry else "mnist")
-    extra = {"segment": args.segment} if getattr(args, "segment", None) and name in AUDIO_DATASETS else {}
-    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit") if entry else None,
-                    **extra)
+def _hparams(args: argparse.Namespace, entry: Kind) -> dict:
+    """The model's constructor arguments: the command line's options over the catalog's defaults."""
+    values = kind_options(args, entry)
+    if entry.kind == "wavenet":
+        if values.get("condition") == "speaker":
+            raise ConfigError("A WaveNet run conditions on the digit or on nothing (--condition digit|none).")
+        values["dataset"] = args.dataset
+    return entry.hparams_from(values)
 
 
 class _TensorBoard:
@@ -102,21 +102,6 @@ class _TensorBoard:
             self.writer.close()
 
 
-def _show(event: object, last: TrainStep | None) -> None:
-    """One updating terminal line for progress, one line per epoch and per notable event."""
-    if isinstance(event, Progress) and event.total and last is not None:
-        sys.stderr.write(f"\r  {event.message}  step {event.done}/{event.total}  loss {last.loss:.2f}  "
-                         f"lr {last.lr:.2g}  {last.samples_per_s:.0f} img/s   ")
-    elif isinstance(event, EpochEnd):
-        val = f"  | val loss {event.val['loss']:.2f}" if event.val else ""
-        sys.stderr.write(f"\r  epoch {event.epoch}: loss {event.train.get('loss', float('nan')):.2f}{val}".ljust(80) + "\n")
-    elif isinstance(event, RunStarted):
-        what = "resuming at step" if event.resumed else "starting at step"
-        sys.stderr.write(f"  {event.path}: {what} {event.step} of {event.total_steps}\n")
-    elif isinstance(event, Message):
-        sys.stderr.write(f"\n  {event.text}\n")
-
-
 def _dump_weights(folder: str, model: torch.nn.Module, rank: int) -> None:
     """Write ``folder/rank{rank}.sha256``: the hash of every weight's bytes, in state_dict order."""
     digest = hashlib.sha256()
@@ -132,10 +117,9 @@ def _drive(loop, main: bool, run_dir: Path, tensorboard: bool) -> tuple[str, int
     tb, last, status = _TensorBoard(run_dir, tensorboard and main), None, "stopped"
     events = loop.events()
     try:
-        for event in events:
+        for event in track(events) if main else events:
             last = event if isinstance(event, TrainStep) else last
             if main:
-                _show(event, last)
                 tb.add(event)
             if isinstance(event, Diverged):
                 events.close()
@@ -151,36 +135,32 @@ def _drive(loop, main: bool, run_dir: Path, tensorboard: bool) -> tuple[str, int
     return status, loop.step
 
 
-def cmd_train_run(args: argparse.Namespace, hparams: dict | None) -> int:
-    """``train KIND --run-dir DIR``: train (or resume) a run folder; under torchrun, data-parallel.
-
-    ``hparams``: the model's constructor arguments from the command line (None:
-    this kind cannot start a run here; resuming works for any kind).
-    """
-    if args.kind in NOT_ITERATIVE:
+def cmd_train_run(args: argparse.Namespace, entry: Kind) -> int:
+    """``train KIND --run-dir DIR``: train (or resume) a run folder; under torchrun, data-parallel."""
+    if not entry.iterative:
         raise ConfigError(f"{args.kind} is fitted in closed form; --run-dir is for models trained step by step.")
     if args.set_lr is not None and not args.resume:
         raise ConfigError("--set-lr changes the learning rate of a resumed run; use --lr for a new one.")
-    if hparams is None and not args.resume:
-        raise ConfigError(f"--run-dir cannot start a new {args.kind} run from the command line yet; use --out.")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.resume:  # the run's own settings, with what the command line changes (e.g. more --epochs)
+        hparams, data, settings = None, None, train_settings(args, entry, RunFolder(args.run_dir).read_config()["settings"])
+    else:
+        hparams, data, settings = _hparams(args, entry), _data(args, entry), train_settings(args, entry)
     ctx = distributed.init_from_env(args.device)
     try:
         controls = Controls()
         if args.set_lr is not None:
             controls.set_lr(args.set_lr)
-        loop = open_run(args.run_dir, kind=args.kind, hparams=hparams, data=_data(args), controls=controls,
-                        settings=None if args.resume else _settings(args), resume=args.resume, dist=ctx)
+        loop = open_run(args.run_dir, kind=args.kind, hparams=hparams, data=data, controls=controls,
+                        settings=settings, resume=args.resume, dist=ctx)
         main = ctx is None or ctx.is_main
         status, step = _drive(loop, main, Path(args.run_dir), args.tensorboard)
         if args.dump_weights:
             _dump_weights(args.dump_weights, loop.model, ctx.rank if ctx else 0)
         if main and args.out and status == "finished":
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(Path(args.out), loop.folder.last_path.read_bytes())
+            last = load_checkpoint(loop.folder.last_path)
+            save_checkpoint(args.out, last.state_dict, last.config)
         if main:
-            print(f"\n{status} at step {step}: {args.run_dir}" + (f" -> {args.out}" if args.out else ""))
+            print(f"{status} at step {step}: {args.run_dir}" + (f" -> {args.out}" if args.out else ""))
         distributed.barrier(ctx)
     finally:
         distributed.cleanup(ctx)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import struct
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -24,12 +23,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.sampling.decoding import STRATEGY_NAMES, BeamStep, make_strategy
+from engine.cards.bundled import ASSETS_DIR
+from engine.catalog import KINDS, get, load_model, resolve
+from engine.cli.options import add_strategy, add_threads, common_parent, set_threads, strategy_from
+from engine.cli.pixelcnn import pixelcnn_data
+from engine.cli.progress import Printer
+from engine.data.folder import resolve_data_folder
 from engine.device import select_device
 from engine.errors import ConfigError
-from engine.cli.wavenet import add_wave_sample_args, cmd_sample_wavenet
+from engine.sampling.decoding import BeamStep
 from engine.sampling.pixelcnn import (MASK_KINDS, PixelStep, SampleDone, beam_search_images, completion_mask,
-                                   sample_steps)
+                                      sample_steps)
 
 
 def write_png(path: str | Path, image: np.ndarray) -> Path:
@@ -64,33 +68,34 @@ def image_grid(images: np.ndarray, levels: int, scale: int = 2, gap: int = 2) ->
 
 
 def add_sample_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=("pixelcnn", "wavenet"), help="autoregressive model kind")
-    p.add_argument("--checkpoint", default=None, help="default: the bundled assets/<kind>.safetensors")
-    p.add_argument("--strategy", default="sample", help=f"one of: {', '.join(STRATEGY_NAMES)} (default sample)")
-    p.add_argument("--temperature", type=float, default=None)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--top-p", type=float, default=None)
-    p.add_argument("--min-p", type=float, default=None)
-    p.add_argument("--beam-width", type=int, default=None)
+    """One sub-command per catalog kind that samples: the shared options, then the kind's own (its ``sample_args``)."""
+    names = [k for k, e in KINDS.items() if e.sample]
+    kinds = p.add_subparsers(dest="kind", metavar="kind", required=True, help=f"model kind: {', '.join(names)}")
+    for name in names:
+        k = kinds.add_parser(name, parents=[common_parent()], help=f"sample a {name}")
+        k.add_argument("--checkpoint", default=None, help="default: the bundled assets/<kind>.safetensors")
+        add_strategy(k)
+        k.add_argument("--seed", type=int, default=0)
+        add_threads(k, 1)
+        k.add_argument("--out", required=True, help="file to write (PNG for images, WAV for audio)")
+        if KINDS[name].sample_args is not None:
+            resolve(KINDS[name].sample_args)(k)
+
+
+def add_pixelcnn_sample_args(p: argparse.ArgumentParser) -> None:
+    """``sample pixelcnn`` options: how many images, label, completion of a test image, method, PNG scale."""
     p.add_argument("-n", type=int, default=16, help="images to paint (default 16)")
     p.add_argument("--label", type=int, default=None, help="digit to paint (class-conditional models only)")
     p.add_argument("--complete", choices=MASK_KINDS, default=None, help="keep this half of a test image, paint the rest")
     p.add_argument("--index", type=int, default=0, help="test image to complete (default 0)")
     p.add_argument("--method", choices=("fast", "naive"), default="fast")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", type=int, default=3, help="PNG pixels per image pixel (default 3)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: fastest for sampling)")
-    p.add_argument("--out", required=True, help="PNG (pixelcnn) or WAV (wavenet) file to write")
-    add_wave_sample_args(p)
 
 
 def _known(args: argparse.Namespace, model) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The test image to complete (H, W) level values and its known mask (H, W) bool, or (None, None)."""
     if args.complete is None:
         return None, None
-    from engine.data.folder import resolve_data_folder
-    from engine.cli.pixelcnn import pixelcnn_data
-
     _, _, test, _ = pixelcnn_data(resolve_data_folder(args.data).path, model.levels, False)
     if not 0 <= args.index < len(test):
         raise ConfigError(f"--index must be between 0 and {len(test) - 1}, got {args.index}.")
@@ -110,31 +115,31 @@ def _run(args: argparse.Namespace, model, strategy) -> SampleDone:
         events = sample_steps(model, args.n, strategy=strategy, seed=args.seed, labels=labels, known=known,
                               mask=mask, method=args.method)
         total = model.height
-    done = None
-    for event in events:
-        if isinstance(event, PixelStep) and event.col == model.width - 1:
-            sys.stderr.write(f"\r  row {event.row + 1}/{total}   ")
-        elif isinstance(event, BeamStep) and event.length % model.width == 0:
-            sys.stderr.write(f"\r  pixel {event.length}/{total}   ")
-        elif isinstance(event, SampleDone):
-            done = event
-    sys.stderr.write("\n")
+    done, printer = None, Printer(unit="row" if not strategy.is_beam else "pixel")
+    try:
+        for event in events:
+            if isinstance(event, PixelStep) and event.col == model.width - 1:
+                printer.progress(event.row + 1, total, "  painting")
+            elif isinstance(event, BeamStep) and event.length % model.width == 0:
+                printer.progress(event.length, total, "  beam search")
+            elif isinstance(event, SampleDone):
+                done = event
+    finally:
+        printer.close()
     return done
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    """Sample with the chosen strategy and write the grid PNG."""
-    strategy = make_strategy(args.strategy, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                             min_p=args.min_p, beam_width=args.beam_width)
-    if args.kind == "wavenet":
-        return cmd_sample_wavenet(args, strategy)
+    """Sample with the chosen strategy through the kind's catalog entry."""
+    strategy = strategy_from(args)
+    set_threads(args.threads)
+    return resolve(get(args.kind).sample)(args, strategy)
+
+
+def sample_pixelcnn(args: argparse.Namespace, strategy) -> int:
+    """Paint images with ``strategy`` and write the grid PNG."""
     if args.n < 1 or args.scale < 1:
         raise ConfigError(f"-n and --scale must be at least 1, got {args.n} and {args.scale}.")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from engine.cards.bundled import ASSETS_DIR
-    from engine.models.registry import load_model
-
     checkpoint = args.checkpoint or ASSETS_DIR / f"{args.kind}.safetensors"
     model = load_model(checkpoint, expected_kind=args.kind, device=select_device(args.device))
     start = time.perf_counter()
@@ -149,4 +154,4 @@ def cmd_sample(args: argparse.Namespace) -> int:
 SAMPLE_COMMAND = ("sample", "paint images (PixelCNN, PNG grid) or generate audio (WaveNet, WAV) under a decoding strategy",
                   add_sample_args, cmd_sample)
 
-__all__ = ["SAMPLE_COMMAND", "add_sample_args", "cmd_sample", "image_grid", "write_png"]
+__all__ = ["SAMPLE_COMMAND", "add_pixelcnn_sample_args", "add_sample_args", "cmd_sample", "image_grid", "sample_pixelcnn", "write_png"]

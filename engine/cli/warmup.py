@@ -1,4 +1,4 @@
-"""Compile the numba kernels now, so the first painting or generation starts at once.
+"""``python -m engine warmup``: compile the numba kernels now, so the first painting or generation starts at once.
 
 numba compiles a kernel on its first call and caches the machine code next
 to the source (``engine/models/__pycache__``); later processes load it in
@@ -11,6 +11,7 @@ same code the bundled ones use.
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
@@ -38,3 +39,16 @@ def warm_up_kernels() -> dict[str, float]:
         sample(PixelCNN(channels=2, layers=2, height=4, width=4).eval(), 1, seed=0)
         seconds["pixelcnn"] = time.perf_counter() - start
     return seconds
+
+
+def cmd_warmup(args: argparse.Namespace) -> int:
+    seconds = warm_up_kernels()
+    if not seconds:
+        print("numba is not installed: the samplers use their torch paths (slower, same results).")
+    for name, s in seconds.items():
+        print(f"{name} kernels ready in {s:.1f} s")
+    return 0
+
+
+WARMUP_COMMAND = ("warmup", "compile the PixelCNN and WaveNet kernels now (once per checkout; make does it)",
+                  lambda p: None, cmd_warmup)

@@ -1,7 +1,7 @@
 """Data sets a training run can use, and the fixed inputs its periodic samples are made from.
 
 A :class:`DataSpec` names a data set; :func:`load_run_data` turns it into
-arrays. Three sets for now:
+arrays. Five are built in (:func:`register_dataset` adds more):
 
 - ``mnist``: the 60k MNIST training images (uint8 0..255), dynamically
   binarized per batch; validation on the static binarized valid split when
@@ -22,6 +22,7 @@ others, and the 2-D codes of a fixed subset when the latent space is 2-D.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -63,8 +64,8 @@ class DataSpec:
     segment: int = 1024
 
     def __post_init__(self) -> None:
-        if self.name not in DATASETS:
-            raise ConfigError(f"Unknown data set {self.name!r}; choose from: {', '.join(DATASETS)}.")
+        if self.name not in _LOADERS:
+            raise ConfigError(f"Unknown data set {self.name!r}; choose from: {', '.join(_LOADERS)}.")
         limits = (self.limit, self.val_limit)
         if any(n is not None and n < 1 for n in limits) or self.size < 1 or self.segment < 2:
             raise ConfigError(f"limit, val_limit and size must be positive, got {self.limit}, {self.val_limit} "
@@ -145,11 +146,23 @@ def _audio(spec: DataSpec) -> RunData:
     return RunData(rows, val_rows, rows[:, -1].astype(np.uint8), False, info)
 
 
+_LOADERS: dict[str, Callable[[DataSpec], RunData]] = {
+    "mnist": _mnist, "binarized_mnist": _binarized, "generated": _generated, "fsdd": _audio, "generated_audio": _audio}
+
+
+def register_dataset(name: str, loader: Callable[[DataSpec], RunData]) -> None:
+    """Make ``name`` a run data set (a new family's data, a test's toy rows): ``loader(spec)`` returns its RunData."""
+    _LOADERS[name] = loader
+
+
+def dataset_names() -> tuple[str, ...]:
+    """Every run data set: the built-in :data:`DATASETS` and the registered ones."""
+    return tuple(_LOADERS)
+
+
 def load_run_data(spec: DataSpec) -> RunData:
     """Load the data set ``spec`` names (DataError with the folder and the download command if missing)."""
-    loaders = {"mnist": _mnist, "binarized_mnist": _binarized, "generated": _generated, "fsdd": _audio,
-               "generated_audio": _audio}
-    data = loaders[spec.name](spec)
+    data = _LOADERS[spec.name](spec)
     if spec.limit:
         labels = data.labels[: spec.limit] if data.labels is not None else None
         data = RunData(data.train[: spec.limit], data.val, labels, data.binarize, data.info)

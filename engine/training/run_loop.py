@@ -26,15 +26,16 @@ import torch
 from torch import nn
 
 from engine.training import distributed
-from engine.checkpoints import load_into
+from engine.checkpoints import load_into, save_checkpoint
 from engine.device import make_generator, torch_threads
 from engine.errors import GenScopeError
 from engine.events import Message, Progress
 from engine.training.data import RunData, fixed_latents, fixed_subset, make_samples
 from engine.training.folder import RunFolder, SavedState, restore_optimizer
-from engine.training.kinds import live_controls
 from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
-from engine.training.loop import CheckpointSaved, EpochEnd, TrainStep, _batch, _Means, checkpoint_config, evaluate
+from engine.catalog import live_controls
+from engine.training.step import (CheckpointSaved, EpochEnd, Means, TrainStep, batch_tensor, checkpoint_config,
+                                  evaluate)
 
 
 def mix_seed(*parts: object) -> int:
@@ -47,7 +48,8 @@ class RunLoop:
 
     def __init__(self, folder: RunFolder, model: nn.Module, data: RunData, settings: TrainSettings,
                  config: dict, device: torch.device, controls: Controls | None = None,
-                 dist: distributed.DistContext | None = None):
+                 dist: distributed.DistContext | None = None, export_path: str | os.PathLike | None = None):
+        self.export_path = export_path  # the model alone after every epoch (train --out), or None
         self.folder, self.model, self.data, self.settings, self.config = folder, model, data, settings, config
         self.device, self.dist = device, dist
         self.rank, self.world = (dist.rank, dist.world_size) if dist else (0, 1)
@@ -59,7 +61,7 @@ class RunLoop:
         total = settings.epochs * self.batches_per_epoch
         self.total = min(total, settings.max_steps) if settings.max_steps else total
         self.step, self.epoch, self.batch, self.busy_s, self.rate = 0, 1, 0, 0.0, 0.0
-        self.means, self.last_loss, self.last_epoch = _Means(), None, {}
+        self.means, self.last_loss, self.last_epoch = Means(), None, {}
         self.noise = make_generator(mix_seed(settings.seed, "noise", self.rank, 0), device)
         self.z = fixed_latents(model, settings.sample_count, settings.seed)
         self.subset, self.subset_labels = fixed_subset(data, settings.code_count)
@@ -153,7 +155,7 @@ class RunLoop:
 
     def _train_step(self, idx: torch.Tensor) -> tuple[float, dict[str, float], float] | str:
         """Forward, backward, (DDP-averaged) loss and gradient checks, update; a str names what was not finite."""
-        x = _batch(self.train_x, idx, self.device, self.data.binarize, self.noise)
+        x = batch_tensor(self.train_x, idx, self.device, self.data.binarize, self.noise)
         out = self.forward(x, self.noise)
         loss, metrics = out if isinstance(out, tuple) else (out, {})
         self.opt.zero_grad(set_to_none=True)
@@ -256,9 +258,21 @@ class RunLoop:
         event = EpochEnd(self.epoch, train, val)
         self.last_epoch = {"train": train, "val": val}
         self.folder.log({"type": "epoch", "step": self.step, "epoch": self.epoch, "train": train, "val": val})
-        self.epoch, self.batch, self.means = self.epoch + 1, 0, _Means()
+        self.epoch, self.batch, self.means = self.epoch + 1, 0, Means()
         self.busy_s += time.perf_counter() - t0
         yield event
+        if self.export_path is not None and main:
+            yield self.export()
+
+    def export(self) -> CheckpointSaved:
+        """Write the model alone (weights and config, as ``engine inspect`` reads them) to ``export_path``; take the rollback snapshot."""
+        training = {**self.settings.to_dict(), "dynamic_binarization": self.data.binarize, "device": str(self.device),
+                    "cpu_threads": torch.get_num_threads(), "epochs_done": self.epoch - 1,
+                    "seconds": round(self.busy_s, 1)}
+        config = checkpoint_config(self.model, self.data.info, dict(self.last_epoch), training)
+        path = save_checkpoint(self.export_path, self.model.state_dict(), config)
+        self.snapshot = self._snapshot()
+        return CheckpointSaved(self.step, str(path))
 
     # ------------------------------------------------------------------ the generator
     def _loop(self) -> Iterator[object]:

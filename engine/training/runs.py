@@ -6,10 +6,10 @@ all advance. It yields, in order:
 
 - :class:`RunStarted` (folder, starting step, total steps, config),
 - per step: :class:`SettingChanged` for each live change from
-  :class:`Controls`, then :class:`~engine.training.loop.TrainStep` or
-  :class:`Diverged`, then when due :class:`~engine.training.loop.CheckpointSaved`,
+  :class:`Controls`, then :class:`~engine.training.step.TrainStep` or
+  :class:`Diverged`, then when due :class:`~engine.training.step.CheckpointSaved`,
   :class:`SamplesReady` and :class:`~engine.events.Progress`,
-- per epoch: :class:`~engine.training.loop.EpochEnd`,
+- per epoch: :class:`~engine.training.step.EpochEnd`,
 - :class:`RunFinished` at the end (after a last checkpoint and samples).
 
 Everything is also written to the run folder (:mod:`engine.training.folder`), so
@@ -22,10 +22,10 @@ optimizer go back to the last checkpoint, :class:`Diverged` is yielded (the
 GUI pauses there: pass ``Controls(on_diverged=job.pause)``), and advancing
 again continues training, e.g. after ``controls.set_lr(smaller)``.
 
-Models: any kind :func:`engine.models.registry.build_model` knows whose
+Models: any kind :mod:`engine.catalog` knows whose
 ``loss(x[, generator])`` returns a loss or (loss, metrics). Samples come from
 ``decode`` of fixed latent codes (latent models) or ``samples(n, generator)``
-(PixelCNN). :data:`engine.training.kinds.RUN_MODELS` lists the kinds the monitor
+(PixelCNN). :data:`engine.catalog.KINDS` lists the kinds the monitor
 offers, with their defaults, data sets, live controls and metrics.
 """
 
@@ -37,19 +37,18 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from engine.catalog import build_model, check_run
 from engine.device import select_device
 from engine.training.distributed import DistContext
 from engine.errors import ConfigError
 from engine.events import Message
-from engine.models.registry import build_model
 from engine.training.data import DATASETS, DataSpec, load_run_data
 from engine.training.folder import (STATUSES, RunError, RunFolder, RunInfo, list_runs, load_metrics, load_samples,
                                run_info, sample_files)
 from engine.training.run_loop import RunLoop
-from engine.training.kinds import check_run
 from engine.training.settings import (Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged,
                               TrainSettings)
-from engine.training.loop import CheckpointSaved, EpochEnd, TrainStep
+from engine.training.step import CheckpointSaved, EpochEnd, TrainStep
 
 
 def _settings(settings: TrainSettings | dict | None, default: dict | None = None) -> TrainSettings:

@@ -1,8 +1,8 @@
 """Settings, events and live controls of a training run (see :mod:`engine.training.runs`).
 
 Events are frozen dataclasses holding plain values and numpy arrays, never
-tensors. A run yields these besides :class:`engine.training.loop.TrainStep`,
-:class:`~engine.training.loop.EpochEnd`, :class:`~engine.training.loop.CheckpointSaved`
+tensors. A run yields these besides :class:`engine.training.step.TrainStep`,
+:class:`~engine.training.step.EpochEnd`, :class:`~engine.training.step.CheckpointSaved`
 and :class:`~engine.events.Progress`.
 """
 

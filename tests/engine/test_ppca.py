@@ -8,8 +8,8 @@ import torch
 from engine.checkpoints import save_checkpoint
 from engine.errors import ConfigError
 from engine.models.ppca import PPCA
-from engine.models.registry import load_model
-from engine.training.loop import checkpoint_config
+from engine.catalog import load_model
+from engine.training.step import checkpoint_config
 
 D, L, SIGMA2 = 6, 2, 0.1
 

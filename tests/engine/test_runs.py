@@ -19,10 +19,10 @@ import engine.cli.main as cli
 from engine.checkpoints import load_checkpoint, read_config
 from engine.data.generated import generated_digits
 from engine.errors import ConfigError, DataError, GenScopeError
-from engine.models.registry import load_model
+from engine.catalog import load_model
 from engine.models.vae import VAE
 from engine.training.folder import optimizer_tensors, restore_optimizer, run_status
-from engine.training.kinds import check_run
+from engine.catalog import check_run
 from engine.training.runs import (CheckpointSaved, Controls, DataSpec, Diverged, EpochEnd, RunFinished, RunStarted,
                          SamplesReady, SettingChanged, TrainSettings, TrainStep, list_runs, load_metrics,
                          load_samples, open_run, run_training, sample_files)

@@ -14,10 +14,14 @@ import engine.cli.main as cli
 from engine.checkpoints import read_config
 from engine.errors import GenScopeError
 from engine.events import Done, Progress
-from engine.models.registry import load_model
+from engine.catalog import load_model
 from engine.models.vae import VAE
-from engine.cli.train import CODES_COMMAND, EVAL_COMMAND, TRAIN_COMMAND, latent_codes, write_model_card
-from engine.training.loop import CheckpointSaved, EpochEnd, TrainingDiverged, TrainStep, run_training, train
+from engine.cards.latent import write_model_card
+from engine.cli.codes import CODES_COMMAND, latent_codes
+from engine.cli.eval import EVAL_COMMAND
+from engine.cli.train import TRAIN_COMMAND
+from engine.training.loop import run_training, train
+from engine.training.step import CheckpointSaved, EpochEnd, TrainingDiverged, TrainStep
 
 
 def synthetic_images(n: int = 256, seed: int = 0) -> np.ndarray:

@@ -7,9 +7,9 @@ import torch
 
 from engine.checkpoints import save_checkpoint
 from engine.errors import CheckpointError, ConfigError
-from engine.models.registry import build_model, load_model
+from engine.catalog import build_model, load_model
 from engine.models.vae import VAE, Autoencoder, Decoder
-from engine.training.loop import checkpoint_config
+from engine.training.step import checkpoint_config
 
 
 def tiny_vae(seed: int = 0, **kw) -> VAE:

@@ -1,0 +1,292 @@
+"""Every model kind, declared once: its class, settings, data sets, presets and how it trains, evaluates and samples.
+
+A :class:`Kind` is one entry of :data:`KINDS`; :func:`register` adds one (a
+test's own model, a new family). Everything that needs to know the kinds
+reads this table: ``python -m engine train|eval|sample`` (their per-kind
+options come from :attr:`Kind.options`), the run folders
+(:mod:`engine.training.runs`), the Training monitor's picker
+(:func:`presets`) and :func:`load_model` for the tabs.
+
+Adding a model is one model file plus one :class:`Kind` here. The model
+contract: ``model.kind``, ``model.hparams()`` (the constructor's keyword
+arguments, stored in checkpoints) and ``model.loss(x[, generator])`` (a loss
+or ``(loss, {name: value})``) for the training loop.
+
+Functions are referenced as ``"module:function"`` strings (or callables),
+resolved by :func:`resolve` only when used, so reading the catalog imports
+no model and no command. GMMs are fitted by EM and are not listed
+(``python -m engine gmm``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from engine.checkpoints import load_checkpoint, load_into
+from engine.errors import CheckpointError, ConfigError, GenScopeError
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting of a kind, as a table row that can be checked before anything is allocated.
+
+    ``name``: the key (a constructor argument unless the kind's ``hparams``
+    function derives them); ``flag``: the CLI flag (default ``--name``);
+    ``type``: int, float, str or bool (a bool is a switch); ``low``/``high``:
+    inclusive range; ``choices``: allowed values; ``many``: a list of values.
+    """
+
+    name: str
+    default: object
+    type: type = int
+    help: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+    many: bool = False
+    flag: str | None = None
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    def check(self, value: object) -> object:
+        """``value`` if it fits this row, else ConfigError naming the flag and the range."""
+        for v in (value if self.many and isinstance(value, (list, tuple)) else [value]):
+            if self.choices is not None and v not in self.choices:
+                raise ConfigError(f"{self.cli_flag} must be one of {', '.join(map(str, self.choices))}; got {v!r}.")
+            if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+                raise ConfigError(f"{self.cli_flag} must be between {self.low} and {self.high}; got {v}.")
+        return value
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One model kind.
+
+    ``kind``: its name in checkpoints; ``model``: its class ("module:Class" or the class).
+    ``options``: its settings (constructor arguments and data options) with defaults and ranges;
+    ``hparams``: options dict -> constructor arguments (None: the options whose
+    names the constructor takes). ``settings``: the
+    :class:`~engine.training.settings.TrainSettings` a new run starts with
+    (the CLI's defaults too). ``datasets``: run data sets, the first the
+    default; ``data``: DataSpec fields besides the name (``limit``,
+    ``val_limit``). ``presets``: Training monitor picker label -> hparams.
+    ``controls``: settings changeable live; ``metrics``: TrainStep metric ->
+    curve name; ``samples``: "images" (G, H, W) grids or "audio" (G, T)
+    clips; ``caption`` says what they are. ``requires``: hparams every run
+    must have. ``iterative``: trained step by step (False: fitted in closed
+    form). ``train`` / ``evaluate`` / ``sample`` / ``card``: the functions
+    that do it (``train(args)``/``evaluate(args)``/``sample(args, strategy)``
+    -> exit status, ``card(checkpoint, config) -> Path``); None: not offered.
+    ``sample_args(parser)`` adds the kind's own ``sample`` options.
+    By default a kind trains and evaluates on its data sets with the one
+    training loop (:mod:`engine.cli.generic`) and has no card.
+    """
+
+    kind: str
+    model: str | type
+    options: tuple[Option, ...]
+    settings: dict
+    datasets: tuple[str, ...]
+    presets: dict[str, dict] = field(default_factory=dict)
+    controls: frozenset[str] = frozenset({"lr"})
+    metrics: dict[str, str] = field(default_factory=dict)
+    samples: str = "images"
+    caption: str = ""
+    data: dict = field(default_factory=dict)
+    requires: dict = field(default_factory=dict)
+    hparams: Callable[[dict], dict] | str | None = None
+    iterative: bool = True
+    train: Callable | str | None = "engine.cli.generic:train_generic"
+    evaluate: Callable | str | None = "engine.cli.generic:eval_generic"
+    sample: Callable | str | None = None
+    sample_args: Callable | str | None = None
+    card: Callable | str | None = None
+
+    def model_class(self) -> type[nn.Module]:
+        return resolve(self.model)
+
+    def option_defaults(self) -> dict:
+        return {o.name: o.default for o in self.options}
+
+    def hparams_from(self, options: dict) -> dict:
+        """Constructor arguments from option values (missing ones take their defaults; each is range-checked)."""
+        table = {o.name: o for o in self.options}
+        values = {name: table[name].check(v) if name in table else v
+                  for name, v in {**self.option_defaults(), **options}.items()}
+        if self.hparams is not None:
+            return resolve(self.hparams)(values)
+        return values
+
+
+def resolve(ref: Callable | type | str) -> Callable:
+    """The object a ``"module:name"`` reference names (callables are returned as they are)."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+_LATENT_SETTINGS = {"epochs": 5, "batch_size": 128, "lr": 1e-3, "sample_every": 200, "checkpoint_every": 500,
+                    "sample_count": 64}
+_MNIST_SETS = ("mnist", "binarized_mnist", "generated")
+_DECODES = "Decodes of fixed latent points (the same points at every step)"
+_WAVENET = {"levels": 256, "residual": 16, "skip": 32, "layers_per_stack": 8, "stacks": 2, "cond_classes": 10,
+            "cond_name": "digit", "sample_rate": 8000}
+_LATENT = "engine.cli.latent"
+_LATENT_OPTIONS = (
+    Option("latent_dim", 2, int, "latent dimensions", 1, 4096, flag="--latent"),
+    Option("arch", "mlp", str, "encoder/decoder architecture", choices=("mlp", "conv")),
+    Option("hidden", [512, 256], int, "hidden widths", 1, 65536, many=True),
+    Option("activation", "elu", str, "activation", choices=("elu", "relu")),
+)
+
+_BUILTIN = (
+    Kind("vae", "engine.models.vae:VAE",
+         (*_LATENT_OPTIONS, Option("beta", 1.0, float, "KL weight of the VAE", 0, 1e6)),
+         _LATENT_SETTINGS, _MNIST_SETS,
+         {"VAE (2-D latent)": {"latent_dim": 2, "beta": 1.0}, "β-VAE (2-D latent)": {"latent_dim": 2, "beta": 4.0},
+          "VAE (32-D latent)": {"latent_dim": 32, "beta": 1.0}},
+         frozenset({"lr", "beta"}), {"elbo": "elbo", "recon": "recon", "kl": "kl"}, "images", _DECODES,
+         train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent", card="engine.cards.latent:write_latent_card"),
+    Kind("autoencoder", "engine.models.vae:Autoencoder", _LATENT_OPTIONS, _LATENT_SETTINGS, _MNIST_SETS,
+         {"Autoencoder (2-D latent)": {"latent_dim": 2}}, frozenset({"lr"}), {"recon": "recon"}, "images", _DECODES,
+         train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent", card="engine.cards.latent:write_latent_card"),
+    Kind("ppca", "engine.models.ppca:PPCA",
+         (Option("latent_dim", 2, int, "latent dimensions", 1, 784, flag="--latent"),),
+         _LATENT_SETTINGS, ("mnist",), hparams=f"{_LATENT}:ppca_hparams", iterative=False,
+         train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent", card="engine.cards.latent:write_latent_card"),
+    # ~10 ms per image for a step on one CPU thread: a 10k-image epoch takes about 2 minutes;
+    # a 16-image grid from the fast sampler takes ~0.4 s, well under 1 % of 200 steps.
+    Kind("pixelcnn", "engine.models.pixelcnn:PixelCNN",
+         (Option("levels", 2, int, "values per pixel: 2 (binarized), 16 or 256 grey levels", choices=(2, 16, 256)),
+          Option("channels", 32, int, "channels per gated layer", 1, 1024),
+          Option("layers", 5, int, "gated layers", 1, 64),
+          Option("kernel", 3, int, "kernel of the later layers", 1, 27),
+          Option("first_kernel", 7, int, "kernel of the first layer", 1, 27),
+          Option("conditional", False, bool, "condition on the digit label (grey levels only)")),
+         {"epochs": 2, "batch_size": 32, "lr": 1e-3, "sample_every": 200, "checkpoint_every": 500, "sample_count": 16},
+         ("binarized_mnist", "mnist", "generated"),
+         {"PixelCNN (binarized MNIST)": {"levels": 2, "channels": 32, "layers": 5}},
+         frozenset({"lr"}), {"bits_per_dim": "bits/dim"}, "images",
+         "Images sampled pixel by pixel with the same seed at every step",
+         data={"limit": 10_000, "val_limit": 2_000}, requires={"levels": 2, "num_classes": 0},
+         hparams="engine.cli.pixelcnn:pixelcnn_hparams", train="engine.cli.pixelcnn:cmd_train_pixelcnn",
+         evaluate="engine.cli.pixelcnn:cmd_eval_pixelcnn", sample="engine.cli.sample:sample_pixelcnn",
+         sample_args="engine.cli.sample:add_pixelcnn_sample_args",
+         card="engine.cards.pixelcnn:write_pixelcnn_card"),
+    # ~0.11 s of CPU per step of 8 x 1024 samples on one thread; two 1-second clips ~0.24 s (about 2 % of 100 steps).
+    Kind("wavenet", "engine.models.wavenet:WaveNet",
+         (Option("audio_folder", None, str, "train on this folder of WAV/FLAC files instead of --dataset"),
+          Option("condition", "digit", str, "global conditioning", choices=("digit", "speaker", "none")),
+          Option("levels", 256, int, "μ-law levels", 2, 65536, flag="--mu-levels"),
+          Option("residual", 32, int, "residual channels", 1, 1024),
+          Option("skip", 64, int, "skip channels", 1, 1024),
+          Option("layers_per_stack", 8, int, "dilations 1..2^(n-1) per stack", 1, 16),
+          Option("stacks", 2, int, "stacks", 1, 16),
+          Option("segment", 2048, int, "samples per training row", 2, 1 << 20),
+          Option("rate", 8000, int, "sample rate for a folder data set", 1000, 192000)),
+         {"epochs": 1, "batch_size": 8, "lr": 2e-3, "sample_every": 100, "checkpoint_every": 200, "sample_count": 2},
+         ("fsdd", "generated_audio"),
+         {"WaveNet (spoken digits, digit-conditioned)": _WAVENET, "WaveNet (unconditional)": {**_WAVENET, "cond_classes": 0}},
+         frozenset({"lr"}), {"bits_per_sample": "bits/sample"}, "audio",
+         "One-second clips generated sample by sample with the same seed at every step (Play to hear)",
+         data={"val_limit": 64}, requires={"levels": 256, "sample_rate": 8000},
+         hparams="engine.cli.wavenet:wavenet_hparams", train="engine.cli.wavenet:cmd_train_wavenet",
+         evaluate="engine.cli.wavenet:cmd_eval_wavenet", sample="engine.cli.wavenet:cmd_sample_wavenet",
+         sample_args="engine.cli.wavenet:add_wave_sample_args",
+         card="engine.cards.wavenet:write_wavenet_card"),
+)
+
+KINDS: dict[str, Kind] = {k.kind: k for k in _BUILTIN}
+
+
+def register(entry: Kind, replace: bool = False) -> Kind:
+    """Add ``entry`` to the catalog (a new family, a test's toy model); ConfigError if the name is taken."""
+    if entry.kind in KINDS and not replace:
+        raise ConfigError(f"A model kind named {entry.kind!r} is already in the catalog.")
+    KINDS[entry.kind] = entry
+    return entry
+
+
+def unregister(kind: str) -> None:
+    """Remove ``kind`` (tests clean up after :func:`register`)."""
+    KINDS.pop(kind, None)
+
+
+def get(kind: str) -> Kind:
+    """The entry of ``kind``; ConfigError listing the known kinds otherwise."""
+    if kind not in KINDS:
+        raise ConfigError(f"Unknown model kind {kind!r}; GenScope knows: {', '.join(sorted(KINDS))}.")
+    return KINDS[kind]
+
+
+def run_model(kind: str) -> Kind | None:
+    """The entry of ``kind`` if it trains step by step in run folders, else None."""
+    entry = KINDS.get(kind)
+    return entry if entry is not None and entry.iterative else None
+
+
+def presets() -> dict[str, tuple[str, dict]]:
+    """Every Training monitor picker label -> (kind, hparams), in catalog order."""
+    return {label: (k.kind, dict(hp)) for k in KINDS.values() if k.iterative for label, hp in k.presets.items()}
+
+
+def live_controls(kind: str) -> set[str]:
+    """Settings a run of ``kind`` can change while it trains (just the learning rate for unlisted kinds)."""
+    entry = run_model(kind)
+    return set(entry.controls) if entry else {"lr"}
+
+
+def check_run(kind: str, hparams: dict, dataset: str) -> None:
+    """ConfigError (one sentence) if a listed ``kind`` cannot train with ``hparams`` on ``dataset``."""
+    entry = run_model(kind)
+    if entry is None:
+        return
+    if dataset not in entry.datasets:
+        raise ConfigError(f"A {kind} run cannot train on {dataset!r}; choose one of: {', '.join(entry.datasets)}.")
+    wrong = {k: v for k, v in entry.requires.items() if hparams.get(k, v) != v}
+    if wrong:
+        need = ", ".join(f"{k} = {v}" for k, v in entry.requires.items())
+        raise ConfigError(f"A {kind} run on the data sets the monitor offers needs {need}; got "
+                          f"{', '.join(f'{k} = {hparams[k]}' for k in wrong)}.")
+
+
+def model_classes() -> dict[str, type[nn.Module]]:
+    """Kind name -> model class (imported now)."""
+    return {name: k.model_class() for name, k in KINDS.items()}
+
+
+def build_model(kind: str, hparams: dict | None = None) -> nn.Module:
+    """A fresh model of ``kind`` built with keyword arguments ``hparams`` (CheckpointError if they do not fit)."""
+    if kind not in KINDS:
+        raise CheckpointError(f"Unknown model kind {kind!r}; GenScope knows: {', '.join(sorted(KINDS))}.")
+    try:
+        return KINDS[kind].model_class()(**(hparams or {}))
+    except TypeError as exc:
+        raise CheckpointError(f"The settings {hparams} do not fit a '{kind}' model ({exc}).") from exc
+    except GenScopeError as exc:
+        raise CheckpointError(f"The settings of this '{kind}' model are invalid: {exc}") from exc
+
+
+def load_model(
+    path: str | os.PathLike,
+    expected_kind: str | Iterable[str] | None = None,
+    device: str | torch.device = "cpu",
+) -> nn.Module:
+    """Load checkpoint ``path`` into a new model of its kind, on ``device``, in eval mode.
+
+    The checkpoint's config dict is kept as ``model.checkpoint_config``.
+    """
+    ckpt = load_checkpoint(path, expected_kind=expected_kind, map_location="cpu")
+    model = build_model(ckpt.kind, ckpt.hparams)
+    load_into(model, ckpt)
+    model.checkpoint_config = ckpt.config
+    return model.to(device).eval()

@@ -1,0 +1,49 @@
+"""``python -m engine eval KIND --checkpoint FILE [--save]``: a checkpoint's test metrics, by the kind's catalog entry.
+
+    python -m engine eval vae --checkpoint assets/vae.safetensors --k 1000 --save
+    python -m engine eval pixelcnn --checkpoint assets/pixelcnn.safetensors     # exact test NLL
+
+``--save`` stores the metrics in the checkpoint's config and rewrites its
+model card (:func:`engine.cards.common.save_test_metrics`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch import nn
+
+from engine.catalog import KINDS, get, load_model, resolve
+from engine.cli.options import add_threads, set_threads
+from engine.device import select_device
+from engine.errors import ConfigError
+
+
+def add_eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", help=f"model kind the checkpoint must hold: {', '.join(KINDS)}")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--k", type=int, default=1000, help="importance samples per image (default 1000)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N test examples")
+    p.add_argument("--batch", type=int, default=100, help="test images per batch (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    add_threads(p)
+    p.add_argument("--save", action="store_true", help="store the metrics in the checkpoint and write its model card")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    entry = get(args.kind)
+    if entry.evaluate is None:
+        raise ConfigError(f"GenScope has no test evaluation for a {args.kind} model.")
+    return resolve(entry.evaluate)(args)
+
+
+def load_for_eval(args: argparse.Namespace) -> tuple[nn.Module, torch.device]:
+    """Set ``--threads``; load ``--checkpoint`` (it must hold a ``kind`` model) on ``--device`` in eval mode; (model, device)."""
+    set_threads(args.threads)
+    device = select_device(args.device)
+    return load_model(args.checkpoint, expected_kind=args.kind, device=device), device
+
+
+EVAL_COMMAND = ("eval", "test ELBO / log-likelihood (pixelcnn, wavenet: exact test NLL) of a checkpoint",
+                add_eval_args, cmd_eval)
