@@ -48,11 +48,11 @@ class AppContext:
     a job on one never waits behind a job on another):
 
     - ``worker``, the main one: long jobs (training, EM, choosing K, data
-      loads and downloads, test-set scores);
-    - ``interactive``: latest-wins requests that must answer at once (the
-      Latent explorer's decoding, and the latent models it loads);
-    - ``sampler``: the Sampler's painting and audio generation, and the
-      models it loads.
+      loads and downloads);
+    - ``interactive``: the Latent explorer's models, and its latest-wins
+      requests on them that must answer at once (hover decoding);
+    - ``sampler``: the Sampler's models, painting, audio generation and the
+      likelihood lens.
 
     A loaded model belongs to the worker that loaded it and is used only on
     that worker. The status bar watches every worker (:meth:`all_workers`).
