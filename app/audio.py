@@ -54,12 +54,19 @@ def probe_audio() -> AudioStatus:
 class StreamPlayer:
     """Plays audio while it is still being made: a sounddevice ``OutputStream`` fed from a growing buffer.
 
-    :meth:`write` appends float32 samples (any thread); the stream opens once
+    :meth:`write` appends float32 samples; the stream opens once
     ``prebuffer_s`` seconds are buffered, so a generator faster than real time
     never runs dry. :meth:`finish` says no more samples will come: playback
     drains and stops. Running dry before that counts an underrun, as does
     PortAudio's own underflow flag. Without PortAudio or an output device,
     :attr:`error` says why and writes still keep every sample (for Save WAV).
+
+    Threads: one producer (an engine worker) calls :meth:`write` and
+    :meth:`finish`, PortAudio's callback thread consumes, and the GUI thread
+    may :meth:`pause`, :meth:`resume` or :meth:`stop` at any time. ``_lock``
+    guards the buffer and its counters (held only to copy samples, never
+    while opening or closing the device); ``_control`` serialises opening and
+    closing the stream, so a late write can never reopen a stopped player.
     """
 
     def __init__(self, rate: int, prebuffer_s: float = 0.3, blocksize: int = 256, device=None) -> None:
@@ -69,7 +76,7 @@ class StreamPlayer:
 
         self.rate, self.blocksize, self.device = int(rate), int(blocksize), device
         self.prebuffer = max(1, int(prebuffer_s * rate))
-        self._np, self._lock = np, threading.Lock()
+        self._np, self._lock, self._control = np, threading.Lock(), threading.RLock()
         self._data = np.zeros(max(self.prebuffer * 4, 4096), np.float32)
         self._written = self._read = 0
         self._finished = self._closed = False
@@ -107,30 +114,38 @@ class StreamPlayer:
                 self._data = grown
             self._data[self._written : need] = samples
             self._written = need
-        if self._stream is None and not self._closed and not self.error and need - self._read >= self.prebuffer:
-            self._open()
+        if self._stream is None and need - self._read >= self.prebuffer:
+            with self._control:
+                if self._stream is None and not self._closed and not self.error:
+                    self._open()
 
     def finish(self) -> None:
         """No more samples: play what is buffered, then stop (opens the stream for short clips)."""
-        self._finished = True
-        if self._stream is None and not self._closed and not self.error and self._written > self._read:
-            self._open()
-        elif self._stream is None:
-            self.done.set()
+        with self._lock:
+            self._finished = True
+            left = self._written > self._read
+        with self._control:
+            if self._stream is None and not self._closed and not self.error and left:
+                self._open()
+            elif self._stream is None:
+                self.done.set()
 
     def pause(self) -> None:
         """Hold playback (what is buffered stays); running dry while held is not an underrun."""
-        if self._stream is not None:
-            self._stream.stop(ignore_errors=True)
+        with self._control:
+            if self._stream is not None:
+                self._stream.stop(ignore_errors=True)
 
     def resume(self) -> None:
-        if self._stream is not None and not self._closed:
-            self._stream.start()
+        with self._control:
+            if self._stream is not None and not self._closed:
+                self._stream.start()
 
     def stop(self) -> None:
         """Stop at once and release the device (safe to call twice, from any thread)."""
-        self._closed = True
-        stream, self._stream = self._stream, None
+        with self._control:
+            self._closed = True
+            stream, self._stream = self._stream, None
         if stream is not None:
             try:
                 stream.abort(ignore_errors=True)

@@ -42,28 +42,33 @@ ORG, APP = "GenScope", "GenScope"
 
 @dataclass
 class AppContext:
-    """What every tab needs: compute device, data folder, worker, audio."""
+    """What every tab needs: compute device, data folder, the engine workers, audio.
+
+    The workers are a fixed set, declared here once (each its own thread, so
+    a job on one never waits behind a job on another):
+
+    - ``worker``, the main one: long jobs (training, EM, choosing K, data
+      loads and downloads);
+    - ``interactive``: the Latent explorer's models, and its latest-wins
+      requests on them that must answer at once (hover decoding);
+    - ``sampler``: the Sampler's models, painting, audio generation and the
+      likelihood lens.
+
+    A loaded model belongs to the worker that loaded it and is used only on
+    that worker. The status bar watches every worker (:meth:`all_workers`).
+    """
 
     device: torch.device
     data: DataFolder
     worker: EngineWorker
     audio: AudioStatus
     notices: list[str] = field(default_factory=list)
-    _named: dict[str, EngineWorker] = field(default_factory=dict)
-
-    def named_worker(self, name: str) -> EngineWorker:
-        """A worker of its own for one purpose (started on first use), so its jobs never wait behind a long job
-        on the main worker: "interactive" for hover decoding, "sampler" for painting and audio generation."""
-        if name not in self._named:
-            self._named[name] = EngineWorker(name)
-        return self._named[name]
-
-    def interactive_worker(self) -> EngineWorker:
-        """The worker for latency-critical requests (hover decoding)."""
-        return self.named_worker("interactive")
+    interactive: EngineWorker = field(default_factory=lambda: EngineWorker("interactive"))
+    sampler: EngineWorker = field(default_factory=lambda: EngineWorker("sampler"))
 
     def all_workers(self) -> list[EngineWorker]:
-        return [self.worker, *self._named.values()]
+        """Every worker: main, interactive, sampler."""
+        return [self.worker, self.interactive, self.sampler]
 
 
 def startup_notices(data: DataFolder, audio: AudioStatus) -> list[str]:
@@ -81,7 +86,7 @@ def startup_notices(data: DataFolder, audio: AudioStatus) -> list[str]:
 
 
 class MainWindow(QMainWindow):
-    """Four tabs over one engine worker; remembers geometry and the last tab."""
+    """Four tabs over the context's workers; remembers geometry and the last tab."""
 
     checkpoint_opened = Signal(object, object)  # path, config dict
 
@@ -99,7 +104,7 @@ class MainWindow(QMainWindow):
         self._wire_tabs()
         self._build_menus()
         self._build_status_bar()
-        self._connect_worker(context.worker)
+        self._connect_workers()
         self._restore_settings()
         if context.notices:
             self.statusBar().showMessage(context.notices[0], 15000)
@@ -145,7 +150,7 @@ class MainWindow(QMainWindow):
         self.job_progress = QProgressBar()
         self.job_progress.setMaximumWidth(180)
         self.job_stop = QPushButton("Stop")
-        self.job_stop.setToolTip("Cancel the running job")
+        self.job_stop.setToolTip("Cancel the job shown")
         self.job_stop.clicked.connect(self._stop_current_job)
         self.device_label = QLabel(describe_device(self.context.device))
         self.device_label.setToolTip(f"Compute device: {self.context.device}")
@@ -156,12 +161,20 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(widget)
         self._show_job(None)
 
-    # ----------------------------------------------------------- worker
-    def _connect_worker(self, worker: EngineWorker) -> None:
-        worker.job_started.connect(self._on_job_started)
-        worker.job_progress.connect(self._on_job_progress)
-        worker.job_finished.connect(self._on_job_finished)
-        worker.job_failed.connect(self._on_job_failed)
+    # ----------------------------------------------------------- workers
+    def _connect_workers(self) -> None:
+        """Watch every worker: the status bar shows the latest running job of any of them (brief ones aside)."""
+        self.running_jobs: list[Job] = []  # shown jobs now running, oldest first
+        for worker in self.context.all_workers():
+            worker.job_started.connect(self._on_job_started)
+            worker.job_progress.connect(self._on_job_progress)
+            worker.job_finished.connect(self._on_job_finished)
+            worker.job_failed.connect(self._on_job_failed)
+
+    @property
+    def shown_job(self) -> Job | None:
+        """The job the status bar shows and its Stop button cancels: the latest started that still runs."""
+        return self.running_jobs[-1] if self.running_jobs else None
 
     def _show_job(self, job: Job | None) -> None:
         for widget in (self.job_label, self.job_progress, self.job_stop):
@@ -171,19 +184,23 @@ class MainWindow(QMainWindow):
             self.job_progress.setRange(0, 0)  # busy until the first Progress event
 
     def _on_job_started(self, job: Job) -> None:
-        if job.key is None:  # interactive jobs are too brief to show
+        if not job.brief:  # hover decodes and lens measurements are too brief to show
+            self.running_jobs.append(job)
             self._show_job(job)
 
     def _on_job_progress(self, job: Job, progress) -> None:
-        if job.key is None and progress.fraction is not None:
+        if job is self.shown_job and progress.fraction is not None:
             self.job_progress.setRange(0, 1000)
             self.job_progress.setValue(int(1000 * progress.fraction))
             if progress.message:
                 self.job_label.setText(f"{job.name}: {progress.message}")
 
     def _on_job_finished(self, job: Job) -> None:
-        current = self.context.worker.current
-        self._show_job(current if current is not None and current.key is None else None)
+        if job in self.running_jobs:
+            shown = job is self.shown_job
+            self.running_jobs.remove(job)
+            if shown:
+                self._show_job(self.shown_job)
 
     def _on_job_failed(self, job: Job, error: JobError) -> None:
         """A dialog for failures nobody handled; a tab's own on_error shows its note."""
@@ -191,7 +208,7 @@ class MainWindow(QMainWindow):
             self.show_error(error.text(), None if error.expected else error.details)
 
     def _stop_current_job(self) -> None:
-        job = self.context.worker.current
+        job = self.shown_job
         if job is not None:
             job.cancel()
             self.statusBar().showMessage(f"Stopping {job.name}…", 3000)

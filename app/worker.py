@@ -70,7 +70,8 @@ class Job:
 
     Callbacks run on the GUI thread: ``on_event(event)`` for each yielded
     event, ``on_finished(job)`` once at the end (whatever the state), and
-    ``on_error(JobError)`` when the job raised.
+    ``on_error(JobError)`` when the job raised. A ``brief`` job (a hover
+    decode, a lens measurement) is too short to show in the status bar.
     """
 
     factory: Callable[[], Iterator]
@@ -79,6 +80,7 @@ class Job:
     on_event: Callable[[object], None] | None = None
     on_finished: Callable[["Job"], None] | None = None
     on_error: Callable[[JobError], None] | None = None
+    brief: bool = False
     id: int = field(default_factory=lambda: next(_ids))
     state: JobState = JobState.PENDING
     steps: int = 0
@@ -173,13 +175,14 @@ class EngineWorker(QObject):
         on_event: Callable[[object], None] | None = None,
         on_finished: Callable[[Job], None] | None = None,
         on_error: Callable[[JobError], None] | None = None,
+        brief: bool = False,
     ) -> Job:
         """Queue a job; ``factory()`` is called on the worker thread.
 
         With ``key``, a pending job with the same key is superseded (dropped
         unrun) and, if ``cancel_running``, a running one is cancelled.
         """
-        job = Job(factory, name, key, on_event, on_finished, on_error)
+        job = Job(factory, name, key, on_event, on_finished, on_error, brief)
         with self._cond:
             if self._stopping:
                 raise RuntimeError("The engine worker has been shut down.")

@@ -94,8 +94,8 @@ def drag_fps(seconds: float = 3.0) -> dict:
         i += 1
     elapsed = time.perf_counter() - start
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
-    ctx.worker.shutdown()
-    ctx.interactive_worker().shutdown()
+    for worker in ctx.all_workers():
+        worker.shutdown()
     return {"drag_fps": round(len(shown) / elapsed, 1), "drag_mouse_events": i}
 
 

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from engine.device import make_generator, select_device
 from engine.errors import ConfigError, DataError
+from engine.events import Done, Progress
 from engine.models.gmm_kernels import (Design, covariances_from_cholesky, e_step, expand_full,
                                        initial_responsibilities, log_likelihood, m_step, precision_cholesky,
                                        precision_cholesky_from_precisions)
@@ -36,8 +37,6 @@ INITS = ("kmeans++", "kmeans", "random", "random_from_data")
 
 
 # ----------------------------------------------------------------------------- events
-
-
 @dataclass(frozen=True, eq=False)
 class EMInit:
     """Initial parameters: weights (K,), means (K, D), covariances always full (K, D, D)."""
@@ -91,7 +90,6 @@ def _frozen(t: Tensor, dtype=None) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- the estimator
-
 _DTYPES = {"float64": torch.float64, "float32": torch.float32, torch.float64: torch.float64,
            torch.float32: torch.float32, np.float64: torch.float64, np.float32: torch.float32}
 _INIT_KEYS = ("weights", "means", "covariances", "precisions")
@@ -144,8 +142,7 @@ class GaussianMixture:
         self.reg_covar, self.tol, self.max_iter, self.seed = float(reg_covar), float(tol), int(max_iter), seed
         self.dtype = _DTYPES[dtype]
         self.device = self._resolve_device(device)
-        self.warnings_: list[str] = []
-        self.lower_bounds_: list[float] = []
+        self.warnings_, self.lower_bounds_ = [], []  # list[str], list[float]
         self._weights = self._means = self._cov = self._prec_chol = None
 
     def _resolve_device(self, device) -> torch.device:
@@ -157,7 +154,6 @@ class GaussianMixture:
         return chosen
 
     # ------------------------------------------------------------------ inputs
-
     def _tensor(self, value, what: str) -> Tensor:
         if isinstance(value, Tensor):
             return value.detach().to(device=self.device, dtype=self.dtype)
@@ -231,7 +227,6 @@ class GaussianMixture:
         return m
 
     # ------------------------------------------------------------------ EM
-
     def _initial(self, design: Design, given: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor, str]:
         """(weights, means, covariances, precisions Cholesky, method) for the centred data."""
         X = design.X
@@ -255,9 +250,8 @@ class GaussianMixture:
     def _publish(self, weights: Tensor, means: Tensor, cov: Tensor, prec_chol: Tensor) -> None:
         """Store the parameters (means in data coordinates) as tensors and as numpy attributes."""
         self._weights, self._means, self._cov, self._prec_chol = weights, means, cov, prec_chol
-        self.weights_, self.means_ = weights.cpu().numpy().copy(), means.cpu().numpy().copy()
-        self.covariances_ = cov.cpu().numpy().copy()
-        self.precisions_cholesky_ = prec_chol.cpu().numpy().copy()
+        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = (
+            t.cpu().numpy().copy() for t in (weights, means, cov, prec_chol))
 
     def _drawable(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k, d = self._means.shape
@@ -267,11 +261,9 @@ class GaussianMixture:
     def em_steps(self, X, init_params: dict | None = None, *, emit_responsibilities: bool = True) -> Iterator[object]:
         """Run EM on X (N, D), yielding EMInit, then EStep/MStep per iteration, then EMDone.
 
-        ``init_params`` may hold ``weights`` (K,), ``means`` (K, D) and one of
-        ``covariances``/``precisions`` (shaped as ``covariances_``, or full
-        (K, D, D) as the events carry them); missing ones come from ``init``. ``emit_responsibilities=False`` leaves
-        ``EStep.responsibilities`` None (no (N, K) copy per iteration).
-        """
+        ``init_params`` may hold ``weights`` (K,), ``means`` (K, D) and one of ``covariances``/``precisions``
+        (shaped as ``covariances_``, or full (K, D, D) as the events carry them); missing ones come from ``init``.
+        ``emit_responsibilities=False`` leaves ``EStep.responsibilities`` None (no (N, K) copy per iteration)."""
         X = self._points(X)
         n, d = X.shape
         if n < 2:
@@ -341,7 +333,6 @@ class GaussianMixture:
         return out
 
     # ------------------------------------------------------------------ fitted model
-
     def _fitted(self, X) -> tuple[Tensor, Tensor, Tensor, Tensor, str]:
         """(X as a tensor, weights, means, precisions Cholesky, covariance type) of the fitted model."""
         if self._means is None:
@@ -396,3 +387,14 @@ class GaussianMixture:
             idx = (labels == j).nonzero().flatten()
             out[idx] = means[j] + z[idx] @ chol[j].T
         return out.numpy(), labels.numpy()
+
+
+def choose_k(X, k_max: int, covariance_type: str = "full", seed: int | None = None) -> Iterator[Progress | Done]:
+    """Fit K = 1..k_max to X (N, D): a Progress per K, then Done((ks, bic, aic)), each (k_max,); lower is better."""
+    _check_number("k_max", k_max, 1, True)
+    fits = []
+    for k in range(1, k_max + 1):
+        gmm = GaussianMixture(k, covariance_type=covariance_type, seed=seed, max_iter=200).fit(X)
+        fits.append((k, gmm.bic(X), gmm.aic(X)))
+        yield Progress(k, k_max, f"K = {k}")
+    yield Done(tuple(np.array(column) for column in zip(*fits)))

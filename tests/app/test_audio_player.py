@@ -55,3 +55,25 @@ def test_nothing_written_then_finish_is_done_at_once():
     player = StreamPlayer(8000)
     player.finish()
     assert player.done.is_set() and player.underruns == 0
+
+
+def test_a_producer_thread_and_the_callback_consumer_lose_and_repeat_nothing():
+    """One worker thread writes chunks (growing the buffer) while another drains it as PortAudio's callback
+    does: every sample comes out once, in order (the callback pads with zeros when it runs dry). The stream
+    itself never opens (the prebuffer is never reached)."""
+    import threading
+    from types import SimpleNamespace
+
+    player = StreamPlayer(8000, prebuffer_s=10_000)
+    audio = np.arange(1, 200_001, dtype=np.float32)  # no zeros, so padding is told apart
+    blocks, status = [], SimpleNamespace(output_underflow=False)
+    producer = threading.Thread(target=lambda: [player.write(audio[i : i + 333]) for i in range(0, len(audio), 333)])
+    producer.start()
+    while producer.is_alive() or player.buffered_s > 0:
+        block = np.full((256, 1), -1.0, np.float32)
+        player._callback(block, 256, None, status)
+        blocks.append(block[:, 0])
+    producer.join()
+    played = np.concatenate(blocks)
+    assert not (played == -1).any()
+    assert np.array_equal(played[played != 0], audio) and np.array_equal(player.samples(), audio)

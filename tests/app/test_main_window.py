@@ -3,6 +3,7 @@
 import time
 
 import torch
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.audio import AudioStatus
@@ -207,3 +208,34 @@ def test_probe_audio_with_the_null_device():
 
     status = probe_audio()
     assert status.available, status.describe()
+
+
+def test_status_bar_and_stop_see_every_worker(qtbot, make_window):
+    """A job on the sampler worker shows and is stopped by the status bar's Stop; brief requests never show."""
+    window = make_window()
+    window.show()
+    ctx = window.context
+    assert {w._name for w in ctx.all_workers()} == {"window", "interactive", "sampler"}
+    qtbot.waitUntil(lambda: all(w.current is None and not w.pending() for w in ctx.all_workers()),
+                    timeout=60000)  # the tabs' bundled models have loaded
+
+    def forever():
+        while True:
+            time.sleep(0.005)
+            yield None
+
+    main = ctx.worker.submit(forever, name="Training")
+    qtbot.waitUntil(lambda: "Training" in window.job_label.text() and window.job_stop.isVisible(), timeout=5000)
+    painting = ctx.sampler.submit(forever, name="Painting digits", key="sampler-paint")
+    qtbot.waitUntil(lambda: "Painting digits" in window.job_label.text(), timeout=5000)
+    hover = ctx.interactive.submit(forever, name="decode", key="hover", brief=True)
+    qtbot.waitUntil(lambda: hover.state is JobState.RUNNING and hover.steps > 3, timeout=5000)
+    assert "Painting digits" in window.job_label.text() and window.shown_job is painting
+    qtbot.mouseClick(window.job_stop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: painting.state is JobState.CANCELLED, timeout=2000)
+    qtbot.waitUntil(lambda: "Training" in window.job_label.text(), timeout=2000)  # the main job shows again
+    assert main.state is JobState.RUNNING and hover.state is JobState.RUNNING
+    qtbot.mouseClick(window.job_stop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: main.state is JobState.CANCELLED and not window.job_stop.isVisible(), timeout=2000)
+    window.close()
+    assert not any(w.alive for w in ctx.all_workers()) and hover.cancelled

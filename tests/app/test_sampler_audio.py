@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from PySide6.QtCore import Qt
 
 from app.audio import AudioStatus
 from app.tabs.sampler.audio import AudioSamplerPage
@@ -124,3 +125,23 @@ def test_file_open_checkpoint_routes_a_wavenet_to_the_audio_mode(qtbot, make_win
     qtbot.waitUntil(lambda: sampler.audio.models.path == tiny_checkpoint, timeout=10000)
     assert window.tabs.currentWidget() is sampler and sampler.stack.currentWidget() is sampler.audio
     assert "tiny_wavenet (opened)" in [sampler.audio.panel.model.itemText(i) for i in range(sampler.audio.panel.model.count())]
+
+
+def test_chunks_reach_the_player_while_the_gui_thread_is_blocked(qtbot, make_window, tiny_checkpoint):
+    """The worker feeds the player's buffer itself: with the GUI thread busy (no event handled) for the whole
+    run, the player still gets every sample, while the scope, drawn from GUI events, has none yet."""
+    import time
+
+    page = make_page(qtbot, make_window, tiny_checkpoint)
+    page.panel.seconds.setValue(0.2)
+    qtbot.mouseClick(page.panel.buttons["Start"], Qt.MouseButton.LeftButton)
+    job, player = page.job, page.player
+    assert job is not None and player is not None
+    deadline = time.monotonic() + 30
+    while not job.state.finished and time.monotonic() < deadline:  # the GUI thread handles no event meanwhile
+        time.sleep(0.01)
+    assert job.state is JobState.DONE
+    assert len(player.samples()) == 1600 and len(page.scope.audio) == 0
+    assert player._finished  # AudioDone told it to drain, also before the GUI saw the event
+    qtbot.waitUntil(lambda: len(page.clips) == 1, timeout=5000)
+    np.testing.assert_array_equal(player.samples(), page.clips[0].audio)

@@ -13,7 +13,8 @@ from engine.data.folder import shared_data_dir
 from engine.data.tables import load_faithful, make_blobs_mixture
 from engine.errors import ConfigError, DataError
 from engine.cli.gmm import GMM_COMMAND, add_gmm_args, cmd_gmm
-from engine.models.gmm import COVARIANCE_TYPES, INITS, EMDone, EMInit, EStep, GaussianMixture, MStep
+from engine.events import Done, Progress
+from engine.models.gmm import COVARIANCE_TYPES, INITS, EMDone, EMInit, EStep, GaussianMixture, MStep, choose_k
 
 sklearn_mixture = pytest.importorskip("sklearn.mixture")
 
@@ -114,6 +115,21 @@ def test_bic_recovers_the_true_number_of_components():
     X, _ = make_blobs_mixture(1200, 3, seed=1, separation=8.0)
     bics = [GaussianMixture(k, seed=0).fit(X).bic(X) for k in range(1, 7)]
     assert int(np.argmin(bics)) + 1 == 3
+
+
+def test_choose_k_yields_progress_then_the_criteria_of_every_k():
+    X, _ = make_blobs_mixture(600, 3, seed=1, separation=8.0)
+    events = list(choose_k(X, 5, "full", seed=0))
+    assert [e.done for e in events[:-1]] == [1, 2, 3, 4, 5] and all(isinstance(e, Progress) for e in events[:-1])
+    assert all(e.total == 5 for e in events[:-1]) and isinstance(events[-1], Done)
+    ks, bic, aic = events[-1].result
+    assert ks.tolist() == [1, 2, 3, 4, 5] and bic.shape == aic.shape == (5,)
+    assert int(ks[np.argmin(bic)]) == 3
+    for k in (1, 4):  # each K scored as a fit with the same settings would score
+        fitted = GaussianMixture(k, seed=0, max_iter=200).fit(X)
+        assert bic[k - 1] == pytest.approx(fitted.bic(X)) and aic[k - 1] == pytest.approx(fitted.aic(X))
+    with pytest.raises(ConfigError):
+        next(choose_k(X, 0))
 
 
 def test_responsibilities_predict_and_scores():

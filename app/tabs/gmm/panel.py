@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
@@ -26,24 +24,12 @@ from PySide6.QtCore import Qt
 from app.worker import once
 from engine.data import points2d
 from engine.errors import GenScopeError
-from engine.events import Done, Progress
-from engine.models.gmm import GaussianMixture
+from engine.events import Done
+from engine.models.gmm import GaussianMixture, choose_k
 
 SOURCES = ["Old Faithful", "Generated mixture", "VAE latent codes", "MNIST PCA-2", "CSV file…", "Draw points"]
 COVARIANCES = ["full", "diag", "spherical", "tied"]
 INITS = ["kmeans++", "kmeans", "random", "random_from_data"]
-
-
-def choose_k(points: np.ndarray, k_max: int, cov: str, seed: int) -> Iterator[object]:
-    """Fit K = 1..k_max (worker thread); yields Progress then Done((ks, bic, aic))."""
-    ks, bic, aic = [], [], []
-    for k in range(1, k_max + 1):
-        gmm = GaussianMixture(k, covariance_type=cov, seed=seed, max_iter=200).fit(points)
-        ks.append(k)
-        bic.append(gmm.bic(points))
-        aic.append(gmm.aic(points))
-        yield Progress(k, k_max, f"K = {k}")
-    yield Done((np.array(ks), np.array(bic), np.array(aic)))
 
 
 class GmmPanel(QWidget):

@@ -1,7 +1,8 @@
 """Latent explorer tab: hover, click and drag in a model's 2-D latent space.
 
-Requests go to the interactive worker with latest-wins keys ("hover",
-"grid", "strip", ...), so a fast mouse never queues stale decodes.
+The interactive worker owns the latent models: it loads them and runs
+every request on them, with latest-wins keys ("hover", "grid", "strip",
+...), so a fast mouse never queues stale decodes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from engine.sampling import latent as lm
 from engine.cards.bundled import ASSETS_DIR, find_bundled
 from engine.data.points2d import LATENT_CODES
 from engine.events import Done
+from engine.sampling.mosaic import mosaic
 
 BUNDLED = [("VAE", "vae"), ("β-VAE (β=4)", "beta_vae"), ("Autoencoder", "autoencoder"), ("PPCA", "ppca")]
 
@@ -32,7 +34,7 @@ class LatentExplorerTab(QWidget):
     def __init__(self, context) -> None:
         super().__init__()
         self.context = context
-        self.interactive = context.interactive_worker()
+        self.interactive = context.interactive  # owns the latent models: loads them and decodes with them
         self.current: lm.LatentModel | None = None
         self.entries: list[tuple[str, Path, str]] = []  # (label, checkpoint path, codes name)
         self.priors: dict[str, object] = {}
@@ -110,9 +112,9 @@ class LatentExplorerTab(QWidget):
         data = self.context.data.path if self.context.data.exists else None
         codes = ASSETS_DIR / LATENT_CODES
         self.set_note(f"Loading {label}…")
-        self.context.worker.submit(lambda: once(lambda: lm.open_latent_model(path, name, codes, data)),
-                                   name=f"Loading {label}", on_event=self._model_loaded,
-                                   on_error=lambda e: self._load_failed(e.text()))
+        self.interactive.submit(lambda: once(lambda: lm.open_latent_model(path, name, codes, data)),
+                                name=f"Loading {label}", key="load", cancel_running=True, on_event=self._model_loaded,
+                                on_error=lambda e: self._load_failed(e.text()))
 
     def _load_failed(self, text: str) -> None:
         self.set_note(text)
@@ -140,7 +142,7 @@ class LatentExplorerTab(QWidget):
     def _submit(self, key: str, fn, on_done, name: str = "decode") -> None:
         if self.current is None:
             return
-        self.interactive.submit(lambda: once(fn), name=name, key=key,
+        self.interactive.submit(lambda: once(fn), name=name, key=key, brief=True,
                                 on_event=lambda e: on_done(e.result), on_error=lambda e: self.set_note(e.text()))
 
     def request_decode(self, x: float, y: float) -> None:
@@ -249,13 +251,7 @@ class LatentExplorerTab(QWidget):
     def _show_samples(self, result) -> None:
         z, images = result
         self.map.samples.setData(z[:, 0], z[:, 1])
-        cols = int(np.ceil(np.sqrt(len(images))))
-        rows = int(np.ceil(len(images) / cols))
-        mosaic = np.zeros((rows * 28, cols * 28), np.float32)
-        for i, img in enumerate(images):
-            r, c = divmod(i, cols)
-            mosaic[r * 28 : (r + 1) * 28, c * 28 : (c + 1) * 28] = img
-        self.panel.samples_view.set_image(mosaic)
+        self.panel.samples_view.set_image(mosaic(np.asarray(images, np.float32)))
 
     # ---------------------------------------------------------- inspect
     def inspect_nearest(self, x: float, y: float) -> None:
@@ -273,9 +269,7 @@ class LatentExplorerTab(QWidget):
             self.set_note("The pad is empty: draw a digit with the mouse (right-click clears).")
             return
         model, k = self.current.model, self.panel.k.value()
-        self.context.worker.submit(lambda: once(lambda: lm.inspect_digit(model, image, k)), name="Inspecting digit",
-                                   on_event=lambda e: self._show_report(e.result),
-                                   on_error=lambda e: self.set_note(e.text()))
+        self._submit("inspect", lambda: lm.inspect_digit(model, image, k), self._show_report, "Inspecting digit")
 
     def _show_report(self, r: lm.DigitReport) -> None:
         self.panel.input_view.set_image(r.image)

@@ -1,10 +1,13 @@
 """The Sampler's audio mode: a WaveNet generates raw audio sample by sample and you hear it as it is made.
 
-A run is :func:`engine.sampling.wavenet.generate_steps` on the main worker; each
-:class:`~engine.sampling.wavenet.AudioChunk` goes to the
-:class:`~app.audio.StreamPlayer` (which opens the sound device once 0.3 s
-is buffered) and to the :class:`~app.tabs.sampler.audio_views.AudioScope`, which
-a 40 ms timer redraws when it changed. Without a sound device generation
+A run is :func:`engine.sampling.wavenet.generate_steps` on the Sampler's worker
+(which owns the model). On that worker each
+:class:`~engine.sampling.wavenet.AudioChunk`'s samples go straight into the
+:class:`~app.audio.StreamPlayer`'s buffer (:func:`feed`; the player opens the
+sound device once 0.3 s is buffered), so playback never waits for the GUI
+thread; the GUI gets the chunks, coalesced, for the
+:class:`~app.tabs.sampler.audio_views.AudioScope`, which a 40 ms timer redraws
+when it changed. Without a sound device generation
 still runs and shows everything; the panel says why there is no sound.
 Stop, or closing the window, cancels the job within one chunk and aborts
 the stream.
@@ -12,7 +15,7 @@ the stream.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from app.worker import Job, JobState
 from engine.data.sound import read_audio, write_wav
 from engine.data.audio import fsdd_test_clip
 from engine.errors import ConfigError, GenScopeError
+from engine.models.wavenet import bits_per_sample
 from engine.sampling.wavenet import AudioChunk, AudioDone, generate, generate_steps
 
 REDRAW_MS = 40
@@ -44,6 +48,17 @@ class Clip:
     rate: int
     log_probs: np.ndarray
     prob_stride: int
+
+
+def feed(steps: Iterator, player: StreamPlayer | None) -> Iterator:
+    """Worker side: each AudioChunk's samples (n,) go into ``player``'s buffer as soon as they are made, and
+    AudioDone tells it to drain; every event then goes on to the GUI, which only draws."""
+    for event in steps:
+        if player is not None and isinstance(event, AudioChunk):
+            player.write(event.audio)
+        elif player is not None and isinstance(event, AudioDone):
+            player.finish()
+        yield event
 
 
 class AudioSamplerPage(QWidget):
@@ -76,7 +91,7 @@ class AudioSamplerPage(QWidget):
         self._connect()
         self._show_sound_status()
         self.models = ModelChoice(context, self.panel.model, "wavenet", self._model_loaded, self.set_note,
-                                  prepare=_warm_up, worker=context.named_worker("sampler"))
+                                  prepare=_warm_up, worker=context.sampler)
         self.models.add_bundled("wavenet", "WaveNet, spoken digits",
                                 "Open a WaveNet checkpoint with File › Open checkpoint.")
 
@@ -163,8 +178,9 @@ class AudioSamplerPage(QWidget):
         self.scope.reset(m.sample_rate, m.levels)
         self._new_player()
         self.set_note(prime_note)
-        self.job = self.context.named_worker("sampler").submit(
-            lambda: generate_steps(m, seconds, strategy=strategy, seed=seed, label=label, prime=prime),
+        player = self.player
+        self.job = self.models.worker.submit(
+            lambda: feed(generate_steps(m, seconds, strategy=strategy, seed=seed, label=label, prime=prime), player),
             name="WaveNet generating", key="sampler-audio", on_event=self._on_event,
             on_finished=self._on_finished, on_error=lambda e: self.set_note(e.text()))
         self._update_buttons()
@@ -179,20 +195,16 @@ class AudioSamplerPage(QWidget):
     def _on_event(self, event) -> None:
         if isinstance(event, AudioChunk):
             self.scope.append(event.audio, event.probs, event.prob_stride)
-            if self.player is not None:
-                self.player.write(event.audio)
-                if self.player.error:
-                    self._show_sound_status(f"No sound: {self.player.error}")
+            if self.player is not None and self.player.error:  # the worker fed it already (feed)
+                self._show_sound_status(f"No sound: {self.player.error}")
             made = (event.start + len(event.codes)) / self.model.sample_rate
             self.panel.show_speed(made / max(event.elapsed_s, 1e-9))
             generated = event.start + len(event.codes) - event.primed
-            bits = -event.log_prob_so_far / max(generated, 1) / np.log(2)
+            bits = bits_per_sample(-event.log_prob_so_far / max(generated, 1))
             self.stats.setText(f"{made:.2f} s made; log p = {event.log_prob_so_far:.0f} nats, "
                                f"{bits:.2f} bits per generated sample")
         elif isinstance(event, AudioDone):
             self.scope.finish()
-            if self.player is not None:
-                self.player.finish()
             self.clips.append(Clip(self.title, event.audio, event.rate, self.scope.log_probs, self.scope.prob_stride))
             self.panel.clips.addItem(f"{len(self.clips)}. {self.title} ({len(event.audio) / event.rate:.1f} s)")
             self.stats.setText(f"Done: {len(event.audio) / event.rate:.2f} s in {event.seconds:.2f} s "

@@ -10,35 +10,17 @@ write numbers, the page redraws from the board on a timer (coalesced).
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from app.tabs.sampler.pixel_views import UNPAINTED, heat_colours
 from engine.sampling.decoding import BeamStep
+from engine.sampling.mosaic import grid_shape, mosaic
 from engine.sampling.compare import PaintFinished, PaintTick
 from engine.sampling.pixelcnn import PixelStep
+from engine.models.pixelcnn import bits_per_dim
 
 GAP = np.array([0.85, 0.85, 0.85], np.float32)
-LN2 = math.log(2.0)
-
-
-def grid_shape(n: int) -> tuple[int, int]:
-    """(rows, cols) of a near-square grid of ``n`` images."""
-    cols = max(1, math.ceil(math.sqrt(n)))
-    return math.ceil(n / cols), cols
-
-
-def mosaic(images: np.ndarray, fill) -> np.ndarray:
-    """(B, H, W[, C]) -> one near-square grid (rows*(H+1)-1, cols*(W+1)-1[, C]), a 1-pixel ``fill`` gap."""
-    b, h, w = images.shape[:3]
-    rows, cols = grid_shape(b)
-    out = np.empty((rows * (h + 1) - 1, cols * (w + 1) - 1) + images.shape[3:], images.dtype)
-    out[...] = fill
-    for i in range(b):
-        r, c = divmod(i, cols)
-        out[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = images[i]
-    return out
 
 
 class PaintBoard:
@@ -114,11 +96,11 @@ class PaintBoard:
             tint = np.concatenate([0.35 * v, 0.1 + 0.6 * v, 0.3 + 0.7 * v], axis=-1)
             grey = np.where(self.mask[None, :, :, None], tint, grey)
         shown = self.painted[p] if self.mask is None else self.painted[p] | self.mask[None]
-        return mosaic(np.where(shown[..., None], grey, UNPAINTED), GAP)
+        return mosaic(np.where(shown[..., None], grey, UNPAINTED), gap=1, fill=GAP)
 
     def heat(self, p: int) -> np.ndarray:
         """Panel p's per-pixel NLL as an RGB mosaic (grey where not known yet)."""
-        return mosaic(heat_colours(self.nll[p]), GAP)
+        return mosaic(heat_colours(self.nll[p]), gap=1, fill=GAP)
 
     def marks(self, p: int) -> np.ndarray | None:
         """(B, 2) mosaic coordinates (top, left) of the current pixel in each image of panel p."""
@@ -130,7 +112,7 @@ class PaintBoard:
 
     def grey(self) -> np.ndarray:
         """Every panel side by side as one grey image in [0, 1] (for Export PNG)."""
-        panels = [mosaic(np.where(self.painted[p] | self._kept(), self.values[p], 0.0), 0.5)
+        panels = [mosaic(np.where(self.painted[p] | self._kept(), self.values[p], 0.0), gap=1, fill=0.5)
                   for p in range(len(self.sizes))]
         height = max(m.shape[0] for m in panels)
         out = [np.pad(m, ((0, height - m.shape[0]), (0, 2)), constant_values=1.0) for m in panels]
@@ -150,4 +132,4 @@ class PaintBoard:
         lp = float(np.mean(self.log_prob[p]))
         if self.finished is not None:
             return f"{lp:.1f} nats · {float(np.mean(self.finished.bits_per_dim[p])):.3f} bits/dim"
-        return f"so far {lp:.1f} nats · {-lp / (max(self.ticks, 1) * LN2):.3f} bits/dim"
+        return f"so far {lp:.1f} nats · {bits_per_dim(-lp, max(self.ticks, 1)):.3f} bits/dim"

@@ -79,7 +79,7 @@ class ImageSamplerPage(QWidget):
         self._layout()
         self._connect()
         self.models = ModelChoice(context, self.panel.model, "pixelcnn", self._model_loaded, self.set_note, context.device,
-                                  worker=context.named_worker("sampler"))
+                                  worker=context.sampler)
         self.models.add_bundled("pixelcnn", "PixelCNN, binarized MNIST",
                                 "Open a PixelCNN checkpoint with File › Open checkpoint.")
         self.models.add_bundled("pixelcnn_grey", "PixelCNN, 16 grey levels, by digit",
@@ -188,14 +188,14 @@ class ImageSamplerPage(QWidget):
         self._show_board(board)
         self.throttle.rate = self.panel.speed_limit()
         throttle = self.throttle
-        self.job = self.context.named_worker("sampler").submit(
+        self.job = self.models.worker.submit(
             lambda: throttle.wrap(paint_steps(model, strategies, n, seed=seed, known=known, mask=mask, label=label)),
             name="Painting digits", key="sampler-paint", cancel_running=True,
             on_event=lambda e: self._on_event(board, e), on_finished=self._on_finished,
             on_error=lambda e: self.set_note(e.text()))
         if step:
             self.job.step()
-        busy = self.context.named_worker("sampler").current
+        busy = self.models.worker.current
         self.set_note(f"Queued behind '{busy.name}'; stop it to paint now."
                       if busy is not None and busy is not self.job and busy.key != "sampler-paint" else "")
         self._update_buttons()

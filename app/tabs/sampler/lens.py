@@ -4,8 +4,8 @@ The measured image (a test digit, a drawing, noise, an inverted or rotated
 digit, or a picture file converted to the model's input) is shown in the
 canvas with its per-pixel NLL heatmap; its NLL is marked on a histogram of
 the NLLs of a fixed, evenly spaced subset of the test set, computed once
-per model on the main worker and kept. Measuring runs on the interactive
-worker (latest wins), so it never waits behind a painting run.
+per model and kept. Both run on the worker that owns the model (the
+Sampler's; measuring is latest-wins), the only thread that uses it.
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ class LensController:
             image, note = make()
             return measure(model, image, label, note)
 
-        page.context.interactive_worker().submit(
-            lambda: once(work), name="likelihood lens", key="lens",
+        page.models.worker.submit(
+            lambda: once(work), name="likelihood lens", key="lens", brief=True,
             on_event=lambda e: self._show(name, e.result) if isinstance(e, Done) else None,
             on_error=lambda e: page.set_note(f"{name}: {e.text()}"))
 
@@ -135,7 +135,7 @@ class LensController:
 
     # ------------------------------------------------------------ histogram
     def ensure_histogram(self) -> None:
-        """Compute the test-set NLLs of the current model once (main worker), then show them."""
+        """Compute the test-set NLLs of the current model once (on the model's worker), then show them."""
         page, key = self.page, self.page.model_path
         if key in self.nlls or self.computing == key:
             return
@@ -154,7 +154,7 @@ class LensController:
         labels = test.labels[idx] if test.labels is not None and model.num_classes else None
         self.computing = key
         page.hist.set_nlls(None, f"Computing the NLL of {len(idx):,} test digits…")
-        page.context.worker.submit(lambda: dataset_nlls(model, images, labels), name="Test-set NLLs for the lens",
+        page.models.worker.submit(lambda: dataset_nlls(model, images, labels), name="Test-set NLLs for the lens",
                                    on_event=lambda e: self._computed(key, test.source, e),
                                    on_finished=lambda job: self._job_ended(key),
                                    on_error=lambda e: self.page.hist.set_nlls(None, e.text()))

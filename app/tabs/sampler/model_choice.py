@@ -1,6 +1,6 @@
 """The models a Sampler page offers in its combo box: the bundled one and checkpoints opened from File.
 
-:class:`ModelChoice` loads the chosen entry on the context's worker; the
+:class:`ModelChoice` loads the chosen entry on its worker, the model's owner; the
 current model stays in use until the new one is ready, and a file that does
 not load puts the combo back and says why in one sentence.
 """
@@ -20,6 +20,8 @@ from engine.models.registry import load_model
 
 class ModelChoice:
     """Entries (label, path) of one model ``kind`` behind ``combo``, loaded on ``worker`` (default: the main one).
+
+    ``worker`` owns the loaded models: every job that uses one is submitted to it, never to another worker.
 
     ``on_loaded(model, path)`` runs on the GUI thread when a model is ready;
     ``on_note(text)`` shows progress and problems ("" clears); ``prepare(model)``,

@@ -13,7 +13,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import platformdirs
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QListWidgetItem, QSplitter, QVBoxLayout, QWidget
@@ -26,14 +25,11 @@ from app.worker import Job, JobError, JobState
 from engine.errors import GenScopeError
 from engine.events import Progress
 from engine.training.data import DataSpec
-from engine.training.folder import RunFolder, list_runs, load_metrics, sample_files
+from engine.training.folder import RunFolder, list_runs, sample_files
+from engine.training.history import PLOTS, TRAIN_LOSS, run_curves, step_points, val_points
 from engine.training.kinds import live_controls, run_model
 from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
 from engine.training.loop import EpochEnd, TrainStep
-
-PLOTS = ["loss", "ELBO terms / bits", "gradient norm", "learning rate", "throughput (examples/s)"]
-TERMS = PLOTS[1]
-
 
 RUNS_ENV = "GENSCOPE_RUNS"
 
@@ -61,7 +57,7 @@ class TrainingMonitorTab(QWidget):
         self._progress_shown = 0.0
         self.curve_names: dict[str, str] = {}  # metric -> curve name, from engine.training.kinds
         self.panel = TrainingPanel()
-        self.curves = CurvePanel(PLOTS, columns=3, unsmoothed={"learning rate"}, log_y={"learning rate"})
+        self.curves = CurvePanel(list(PLOTS), columns=3, unsmoothed={"learning rate"}, log_y={"learning rate"})
         self.samples = SamplesView(context.audio)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -200,15 +196,14 @@ class TrainingMonitorTab(QWidget):
         if isinstance(event, TrainStep):
             self._add_step(event)
         elif isinstance(event, EpochEnd):
-            for name, value in event.val.items():
-                plot = "loss" if name == "loss" else TERMS
-                self.curves.add_point(plot, f"val {self.curve_names.get(name, name)}", self._last_step, value)
+            for plot, series, value in val_points(event.val, self.curve_names):
+                self.curves.add_point(plot, series, self._last_step, value)
         elif isinstance(event, Progress) and event.total:
             self._show_progress(event)
         elif isinstance(event, SamplesReady):
             self.samples.add(event)
         elif isinstance(event, SettingChanged):
-            self.curves.mark(event.step, f"{event.name}→{event.value:g}")
+            self._mark(event.step, event.name, event.value)
             self.say(f"{event.name} set to {event.value:g} from step {event.step + 1}.")
         elif isinstance(event, Diverged):
             self.say(f"Training diverged at step {event.step} (non-finite {event.what}); the weights of step "
@@ -223,12 +218,11 @@ class TrainingMonitorTab(QWidget):
 
     def _add_step(self, e: TrainStep) -> None:
         self._last_step = e.step
-        self.curves.add_point("loss", "train loss", e.step, e.loss)
-        for name, value in e.metrics.items():  # recon, kl, elbo (VAEs); bits/dim (PixelCNN); bits/sample (WaveNet)
-            self.curves.add_point(TERMS, self.curve_names.get(name, name), e.step, value)
-        self.curves.add_point("gradient norm", "grad norm", e.step, e.grad_norm)
-        self.curves.add_point("learning rate", "lr", e.step, e.lr)
-        self.curves.add_point("throughput (examples/s)", "examples/s", e.step, e.samples_per_s)
+        for plot, series, value in step_points(e, self.curve_names):
+            self.curves.add_point(plot, series, e.step, value)
+
+    def _mark(self, step: int, name: str, value: float) -> None:
+        self.curves.mark(step, f"{name}→{value:g}")
 
     def _show_progress(self, p: Progress) -> None:
         now = time.monotonic()
@@ -270,16 +264,19 @@ class TrainingMonitorTab(QWidget):
 
     def overlay_selected(self) -> None:
         for path in self._selected():
-            steps = [r for r in load_metrics(path) if r.get("type") == "step"]
-            if steps:
-                self.curves.add_overlay("loss", path.name, np.array([r["step"] for r in steps], float),
-                                        np.array([r["loss"] for r in steps], float))
+            loss = run_curves(path).curves.get(TRAIN_LOSS)
+            if loss is not None:
+                self.curves.add_overlay(TRAIN_LOSS[0], path.name, *loss)
 
     def _replay_metrics(self, path: Path) -> None:
-        for r in load_metrics(path):
-            if r.get("type") == "step":
-                self._add_step(TrainStep(r["step"], r.get("epoch", 0), r["loss"], r.get("metrics", {}),
-                                         r.get("lr", 0.0), r.get("grad_norm", 0.0), r.get("samples_per_s", 0.0)))
+        """A resumed run's curves so far (engine.training.history), then its samples."""
+        history = run_curves(path, self.curve_names)
+        for (plot, series), (steps, values) in history.curves.items():
+            for step, value in zip(steps, values):
+                self.curves.add_point(plot, series, step, value)
+        for step, name, value in history.settings:
+            self._mark(step, name, value)
+        self._last_step = int(max((s[-1] for s, _ in history.curves.values()), default=0))
         self.samples.set_files(sample_files(path))
 
     def resume_selected(self) -> None:

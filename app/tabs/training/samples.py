@@ -13,19 +13,9 @@ from app.audio import AudioStatus, StreamPlayer
 
 from app.widgets.image_view import ImageLabel
 from app.widgets.point_cloud import PointCloudItem, palette
+from engine.sampling.mosaic import mosaic
 from engine.training.folder import load_samples
 from engine.training.settings import SamplesReady
-
-
-def mosaic(images: np.ndarray, cols: int = 8) -> np.ndarray:
-    """(G, H, W) -> one (rows*H, cols*W) image."""
-    g, h, w = images.shape
-    rows = int(np.ceil(g / cols))
-    out = np.zeros((rows * h, cols * w), np.float32)
-    for i, img in enumerate(images.astype(np.float32)):
-        r, c = divmod(i, cols)
-        out[r * h : (r + 1) * h, c * w : (c + 1) * w] = img
-    return out
 
 
 class ClipsView(QWidget):
@@ -142,7 +132,7 @@ class SamplesView(QWidget):
         if audio is not None:
             self.clips.set_clips(audio, rate)
         if images is not None:
-            self.grid.set_image(mosaic(images))
+            self.grid.set_image(mosaic(images.astype(np.float32), cols=8))
         self.codes_plot.setVisible(codes is not None)
         if codes is not None:
             colours = palette(10)[labels.astype(np.int64) % 10] if labels is not None else None
