@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from engine.training.data import DataSpec  # noqa: E402
-from engine.training.kinds import presets, run_model  # noqa: E402
+from engine.catalog import presets, run_model  # noqa: E402
 from engine.training.settings import TrainSettings  # noqa: E402
 from engine.training.runs import run_training  # noqa: E402
 from engine.training.loop import TrainStep  # noqa: E402

@@ -87,7 +87,9 @@ class Kind:
     -> exit status, ``card(checkpoint, config) -> Path``); None: not offered.
     ``sample_args(parser)`` adds the kind's own ``sample`` options.
     By default a kind trains and evaluates on its data sets with the one
-    training loop (:mod:`engine.cli.generic`) and has no card.
+    training loop, samples with the one autoregressive sampler
+    (:mod:`engine.cli.generic`; an autoregressive model needs nothing more)
+    and has no card.
     """
 
     kind: str
@@ -106,8 +108,8 @@ class Kind:
     iterative: bool = True
     train: Callable | str | None = "engine.cli.generic:train_generic"
     evaluate: Callable | str | None = "engine.cli.generic:eval_generic"
-    sample: Callable | str | None = None
-    sample_args: Callable | str | None = None
+    sample: Callable | str | None = "engine.cli.generic:sample_generic"
+    sample_args: Callable | str | None = "engine.cli.generic:add_generic_sample_args"
     card: Callable | str | None = None
 
     def model_class(self) -> type[nn.Module]:
@@ -155,14 +157,17 @@ _BUILTIN = (
          {"VAE (2-D latent)": {"latent_dim": 2, "beta": 1.0}, "β-VAE (2-D latent)": {"latent_dim": 2, "beta": 4.0},
           "VAE (32-D latent)": {"latent_dim": 32, "beta": 1.0}},
          frozenset({"lr", "beta"}), {"elbo": "elbo", "recon": "recon", "kl": "kl"}, "images", _DECODES,
-         train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent", card="engine.cards.latent:write_latent_card"),
+         sample=None, train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
+         card="engine.cards.latent:write_latent_card"),
     Kind("autoencoder", "engine.models.vae:Autoencoder", _LATENT_OPTIONS, _LATENT_SETTINGS, _MNIST_SETS,
          {"Autoencoder (2-D latent)": {"latent_dim": 2}}, frozenset({"lr"}), {"recon": "recon"}, "images", _DECODES,
-         train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent", card="engine.cards.latent:write_latent_card"),
+         sample=None, train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
+         card="engine.cards.latent:write_latent_card"),
     Kind("ppca", "engine.models.ppca:PPCA",
          (Option("latent_dim", 2, int, "latent dimensions", 1, 784, flag="--latent"),),
          _LATENT_SETTINGS, ("mnist",), hparams=f"{_LATENT}:ppca_hparams", iterative=False,
-         train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent", card="engine.cards.latent:write_latent_card"),
+         sample=None, train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
+         card="engine.cards.latent:write_latent_card"),
     # ~10 ms per image for a step on one CPU thread: a 10k-image epoch takes about 2 minutes;
     # a 16-image grid from the fast sampler takes ~0.4 s, well under 1 % of 200 steps.
     Kind("pixelcnn", "engine.models.pixelcnn:PixelCNN",

@@ -28,7 +28,7 @@ from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
 
 from engine import __version__ as ENGINE_VERSION
-from engine.errors import CheckpointError, file_errors
+from engine.errors import CheckpointError, GenScopeError, file_errors
 
 FORMAT_VERSION = 1
 METADATA_KEY = "genscope"
@@ -107,7 +107,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a fsync'ed temp file in the same folder and ``os.replace``."""
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -127,6 +127,24 @@ def _write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def write_file(path: str | os.PathLike, data: bytes) -> Path:
+    """:func:`write_atomic` for a file the user named (``--out``, Save): one sentence instead of an OSError.
+
+    A folder in its place, a missing folder, a read-only or full disk raise
+    :class:`GenScopeError`; an earlier file at ``path`` is then left as it was.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise GenScopeError(f"{path} is a folder; name a file to write.")
+    if not path.parent.is_dir():
+        raise GenScopeError(f"Cannot write {path}: the folder {path.parent} does not exist.")
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise GenScopeError(f"Could not write {path}: {exc.strerror or exc}. Nothing was changed there.") from exc
+    return path
+
+
 def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], config: dict) -> Path:
     """Atomically write ``state_dict`` and ``config`` to the ``.safetensors`` file ``path``.
 
@@ -141,7 +159,7 @@ def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]
     existed = path.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, _serialize(tensors, full_config))
+        write_atomic(path, _serialize(tensors, full_config))
     except OSError as exc:
         reason = exc.strerror or str(exc)
         after = "the previous file is untouched" if existed else "nothing was written"

@@ -14,7 +14,6 @@ exit status 2). PNGs are written with the standard library (zlib + struct).
 from __future__ import annotations
 
 import argparse
-import math
 import struct
 import time
 import zlib
@@ -25,6 +24,7 @@ import torch
 
 from engine.cards.bundled import ASSETS_DIR
 from engine.catalog import KINDS, get, load_model, resolve
+from engine.checkpoints import write_file
 from engine.cli.options import add_strategy, add_threads, common_parent, set_threads, strategy_from
 from engine.cli.pixelcnn import pixelcnn_data
 from engine.cli.progress import Printer
@@ -32,6 +32,7 @@ from engine.data.folder import resolve_data_folder
 from engine.device import select_device
 from engine.errors import ConfigError
 from engine.sampling.decoding import BeamStep
+from engine.sampling.mosaic import mosaic
 from engine.sampling.pixelcnn import (MASK_KINDS, PixelStep, SampleDone, beam_search_images, completion_mask,
                                       sample_steps)
 
@@ -50,21 +51,14 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
     png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
     path = Path(path)
-    path.write_bytes(png)
+    write_file(path, png)
     return path
 
 
 def image_grid(images: np.ndarray, levels: int, scale: int = 2, gap: int = 2) -> np.ndarray:
     """(N, H, W) level values -> one (rows*(H+gap)-gap, cols*(W+gap)-gap) uint8 grid, ink white, upscaled."""
-    n, h, w = images.shape
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    grid = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), 64, dtype=np.uint8)
-    grey = (images.astype(np.float32) * (255.0 / (levels - 1))).round().astype(np.uint8)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        grid[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = grey[i]
-    return np.kron(grid, np.ones((scale, scale), dtype=np.uint8))
+    grey = (np.asarray(images, np.float32) * (255.0 / (levels - 1))).round().astype(np.uint8)
+    return np.kron(mosaic(grey, gap=gap, fill=64), np.ones((scale, scale), dtype=np.uint8))
 
 
 def add_sample_args(p: argparse.ArgumentParser) -> None:
@@ -133,6 +127,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """Sample with the chosen strategy through the kind's catalog entry."""
     strategy = strategy_from(args)
     set_threads(args.threads)
+    args.checkpoint = args.checkpoint or ASSETS_DIR / f"{args.kind}.safetensors"
     return resolve(get(args.kind).sample)(args, strategy)
 
 
@@ -140,8 +135,7 @@ def sample_pixelcnn(args: argparse.Namespace, strategy) -> int:
     """Paint images with ``strategy`` and write the grid PNG."""
     if args.n < 1 or args.scale < 1:
         raise ConfigError(f"-n and --scale must be at least 1, got {args.n} and {args.scale}.")
-    checkpoint = args.checkpoint or ASSETS_DIR / f"{args.kind}.safetensors"
-    model = load_model(checkpoint, expected_kind=args.kind, device=select_device(args.device))
+    model = load_model(args.checkpoint, expected_kind=args.kind, device=select_device(args.device))
     start = time.perf_counter()
     done = _run(args, model, strategy)
     seconds = time.perf_counter() - start

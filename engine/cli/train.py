@@ -18,7 +18,7 @@ from pathlib import Path
 
 from engine.catalog import KINDS, get, resolve
 from engine.checkpoints import load_checkpoint, save_checkpoint
-from engine.cli.eval import EVAL_COMMAND  # re-exported: tests import it from here
+
 from engine.cli.options import add_kind_options, add_train_settings, common_parent
 from engine.cli.progress import drain_training
 from engine.cli.run import add_run_args, cmd_train_run
@@ -61,4 +61,4 @@ def report_training(events: Iterable[object], out: str | Path, key: str = "loss"
 
 TRAIN_COMMAND = ("train", "train a model (vae, autoencoder, ppca, pixelcnn, wavenet, ...) to a checkpoint or run folder",
                  add_train_args, cmd_train)
-__all__ = ["EVAL_COMMAND", "TRAIN_COMMAND", "add_train_args", "cmd_train", "report_training"]
+__all__ = ["TRAIN_COMMAND", "add_train_args", "cmd_train", "report_training"]

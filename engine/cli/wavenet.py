@@ -141,7 +141,7 @@ def add_wave_sample_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_sample_wavenet(args: argparse.Namespace, strategy) -> int:
     """Generate audio with the chosen strategy and write a WAV."""
-    model = load_model(args.checkpoint or ASSETS_DIR / "wavenet.safetensors", expected_kind="wavenet", device="cpu")
+    model = load_model(args.checkpoint, expected_kind="wavenet", device="cpu")
     label = args.digit if args.digit is not None else (0 if model.cond_classes else None)
     prime = None
     if args.prime:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from engine.checkpoints import write_file
 from engine.errors import DataError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
@@ -138,17 +139,14 @@ def read_audio(path: str | os.PathLike, rate: int, seconds: float | None = None)
 
 
 def write_wav(path: str | os.PathLike, audio: np.ndarray, rate: int) -> Path:
-    """Write a mono 16-bit WAV atomically (temp file + rename): nothing half-written is ever left."""
+    """Write a mono 16-bit WAV atomically (:func:`engine.checkpoints.write_file`), creating its folder: nothing
+    half-written is ever left."""
     import soundfile as sf
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.wav", dir=path.parent)
-    os.close(fd)
     try:
-        sf.write(tmp, np.clip(np.asarray(audio, np.float32), -1, 1), int(rate), subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # write_file says why the folder cannot be used
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(np.asarray(audio, np.float32), -1, 1), int(rate), subtype="PCM_16", format="WAV")
+    return write_file(path, buffer.getvalue())

@@ -37,7 +37,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from engine import __version__ as ENGINE_VERSION
-from engine.checkpoints import Checkpoint, _write_atomic, load_checkpoint, save_checkpoint
+from engine.checkpoints import Checkpoint, write_atomic, load_checkpoint, save_checkpoint
 from engine.errors import CheckpointError, GenScopeError
 
 RUN_FORMAT = 1
@@ -129,7 +129,7 @@ class RunFolder:
             try:
                 for folder in (self.path, self.checkpoints, self.samples):
                     folder.mkdir(parents=True, exist_ok=True)
-                _write_atomic(self.config_path, json.dumps(full, indent=2, sort_keys=True).encode())
+                write_atomic(self.config_path, json.dumps(full, indent=2, sort_keys=True).encode())
             except OSError as exc:
                 raise _os_error(self.path, exc, "create") from exc
         return full
@@ -182,7 +182,7 @@ class RunFolder:
         text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in kept)
         self.close()
         try:
-            _write_atomic(self.metrics_path, text.encode("utf-8"))
+            write_atomic(self.metrics_path, text.encode("utf-8"))
         except OSError as exc:
             raise _os_error(self.path, exc, "write to") from exc
         return len(records) - len(kept)
@@ -196,8 +196,8 @@ class RunFolder:
         meta = {"genscope_optimizer": json.dumps({**meta, "step": config["step"]})}
         try:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
-            _write_atomic(self.optimizer_path, st_save(tensors, metadata=meta))
-            _write_atomic(self.state_path, json.dumps(config["resume"], indent=1).encode())
+            write_atomic(self.optimizer_path, st_save(tensors, metadata=meta))
+            write_atomic(self.state_path, json.dumps(config["resume"], indent=1).encode())
         except OSError as exc:
             raise _os_error(self.path, exc, "write a checkpoint into") from exc
         self.sync()
@@ -231,7 +231,7 @@ class RunFolder:
         np.savez(buffer, **arrays)
         try:
             self.samples.mkdir(parents=True, exist_ok=True)
-            _write_atomic(path, buffer.getvalue())
+            write_atomic(path, buffer.getvalue())
         except OSError as exc:
             raise _os_error(self.path, exc, "write samples into") from exc
         return path

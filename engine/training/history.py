@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.training.folder import load_metrics
-from engine.training.loop import TrainStep
+from engine.training.step import TrainStep
 
 PLOTS = ("loss", "ELBO terms / bits", "gradient norm", "learning rate", "throughput (examples/s)")
 LOSS, TERMS, GRAD_NORM, LR, THROUGHPUT = PLOTS

@@ -308,7 +308,8 @@ def fake_data(root):
 def test_train_and_eval_pixelcnn_cli(tmp_path, monkeypatch, capsys, extra):
     import engine.cli.main as cli
     from engine.checkpoints import read_config
-    from engine.cli.train import EVAL_COMMAND, TRAIN_COMMAND
+    from engine.cli.eval import EVAL_COMMAND
+    from engine.cli.train import TRAIN_COMMAND
 
     present = {c[0] for c in cli.COMMANDS}
     monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, *(c for c in (TRAIN_COMMAND, EVAL_COMMAND) if c[0] not in present)])

@@ -27,7 +27,7 @@ from engine.events import Progress
 from engine.training.data import DataSpec
 from engine.training.folder import RunFolder, list_runs, sample_files
 from engine.training.history import PLOTS, TRAIN_LOSS, run_curves, step_points, val_points
-from engine.training.kinds import live_controls, run_model
+from engine.catalog import live_controls, run_model
 from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
 from engine.training.loop import EpochEnd, TrainStep
 
@@ -55,7 +55,7 @@ class TrainingMonitorTab(QWidget):
         self.started_at = 0.0
         self._last_step = 0
         self._progress_shown = 0.0
-        self.curve_names: dict[str, str] = {}  # metric -> curve name, from engine.training.kinds
+        self.curve_names: dict[str, str] = {}  # metric -> curve name, from engine.catalog
         self.panel = TrainingPanel()
         self.curves = CurvePanel(list(PLOTS), columns=3, unsmoothed={"learning rate"}, log_y={"learning rate"})
         self.samples = SamplesView(context.audio)
@@ -126,7 +126,7 @@ class TrainingMonitorTab(QWidget):
         return self.job
 
     def _new_run_inputs(self, values: dict) -> tuple[TrainSettings, DataSpec | None]:
-        """The form's settings over the model's defaults (engine.training.kinds), and its data set."""
+        """The form's settings over the model's defaults (engine.catalog), and its data set."""
         entry = run_model(values["kind"])
         form = {k: values[k] for k in ("epochs", "batch_size", "lr", "seed", "sample_every", "checkpoint_every",
                                        "threads")}

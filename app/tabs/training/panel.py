@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 from PySide6.QtCore import Qt
 
 from app.widgets import spin_box
-from engine.training.kinds import presets, run_model
+from engine.catalog import presets, run_model
 
-#: model choice -> (kind, fixed hyper-parameters); defaults, data sets and controls per kind in engine.training.kinds.
+#: model choice -> (kind, fixed hyper-parameters); defaults, data sets and controls per kind in engine.catalog.
 MODELS = presets()
 #: data choice -> engine data set name ("mnist-pick" asks for a folder, then trains on "mnist").
 DATASETS = {"MNIST (data folder)": "mnist", "MNIST from another folder…": "mnist-pick",
