@@ -23,7 +23,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from engine.sampling import latent as lm  # noqa: E402
 from engine.cards.bundled import find_bundled  # noqa: E402
-from engine.models.registry import load_model  # noqa: E402
+from engine.catalog import load_model  # noqa: E402
 
 
 def timed(fn, repeats: int) -> np.ndarray:

@@ -43,7 +43,7 @@ from engine.cards.bundled import ASSETS_DIR  # noqa: E402
 from engine.sampling.decoding import make_strategy  # noqa: E402
 from engine.models import pixelcnn_kernels  # noqa: E402
 from engine.models.pixelcnn import PixelCNN  # noqa: E402
-from engine.models.registry import load_model  # noqa: E402
+from engine.catalog import load_model  # noqa: E402
 from engine.sampling.pixelcnn import sample  # noqa: E402
 
 

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.cards.bundled import ASSETS_DIR  # noqa: E402
 from engine.models import wavenet_kernels  # noqa: E402
-from engine.models.registry import load_model  # noqa: E402
+from engine.catalog import load_model  # noqa: E402
 from engine.models.wavenet import WaveNet  # noqa: E402
 from engine.sampling.wavenet import AudioChunk, generate, generate_steps  # noqa: E402
 

@@ -85,7 +85,9 @@ class Kind:
     form). ``train`` / ``evaluate`` / ``sample`` / ``card``: the functions
     that do it (``train(args)``/``evaluate(args)``/``sample(args, strategy)``
     -> exit status, ``card(checkpoint, config) -> Path``); None: not offered.
-    ``sample_args(parser)`` adds the kind's own ``sample`` options.
+    ``sample_args(parser)`` adds the kind's own ``sample`` options. ``views``:
+    the app's places that show the kind ("latent": the Latent explorer,
+    "images" / "audio": the Sampler's pages), read with :func:`kinds_for`.
     By default a kind trains and evaluates on its data sets with the one
     training loop, samples with the one autoregressive sampler
     (:mod:`engine.cli.generic`; an autoregressive model needs nothing more)
@@ -111,6 +113,7 @@ class Kind:
     sample: Callable | str | None = "engine.cli.generic:sample_generic"
     sample_args: Callable | str | None = "engine.cli.generic:add_generic_sample_args"
     card: Callable | str | None = None
+    views: tuple[str, ...] = ()
 
     def model_class(self) -> type[nn.Module]:
         return resolve(self.model)
@@ -157,16 +160,16 @@ _BUILTIN = (
          {"VAE (2-D latent)": {"latent_dim": 2, "beta": 1.0}, "β-VAE (2-D latent)": {"latent_dim": 2, "beta": 4.0},
           "VAE (32-D latent)": {"latent_dim": 32, "beta": 1.0}},
          frozenset({"lr", "beta"}), {"elbo": "elbo", "recon": "recon", "kl": "kl"}, "images", _DECODES,
-         sample=None, train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
+         sample=None, views=("latent",), train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
          card="engine.cards.latent:write_latent_card"),
     Kind("autoencoder", "engine.models.vae:Autoencoder", _LATENT_OPTIONS, _LATENT_SETTINGS, _MNIST_SETS,
          {"Autoencoder (2-D latent)": {"latent_dim": 2}}, frozenset({"lr"}), {"recon": "recon"}, "images", _DECODES,
-         sample=None, train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
+         sample=None, views=("latent",), train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
          card="engine.cards.latent:write_latent_card"),
     Kind("ppca", "engine.models.ppca:PPCA",
          (Option("latent_dim", 2, int, "latent dimensions", 1, 784, flag="--latent"),),
          _LATENT_SETTINGS, ("mnist",), hparams=f"{_LATENT}:ppca_hparams", iterative=False,
-         sample=None, train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
+         sample=None, views=("latent",), train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
          card="engine.cards.latent:write_latent_card"),
     # ~10 ms per image for a step on one CPU thread: a 10k-image epoch takes about 2 minutes;
     # a 16-image grid from the fast sampler takes ~0.4 s, well under 1 % of 200 steps.
@@ -186,7 +189,7 @@ _BUILTIN = (
          hparams="engine.cli.pixelcnn:pixelcnn_hparams", train="engine.cli.pixelcnn:cmd_train_pixelcnn",
          evaluate="engine.cli.pixelcnn:cmd_eval_pixelcnn", sample="engine.cli.sample:sample_pixelcnn",
          sample_args="engine.cli.sample:add_pixelcnn_sample_args",
-         card="engine.cards.pixelcnn:write_pixelcnn_card"),
+         card="engine.cards.pixelcnn:write_pixelcnn_card", views=("images",)),
     # ~0.11 s of CPU per step of 8 x 1024 samples on one thread; two 1-second clips ~0.24 s (about 2 % of 100 steps).
     Kind("wavenet", "engine.models.wavenet:WaveNet",
          (Option("audio_folder", None, str, "train on this folder of WAV/FLAC files instead of --dataset"),
@@ -207,7 +210,7 @@ _BUILTIN = (
          hparams="engine.cli.wavenet:wavenet_hparams", train="engine.cli.wavenet:cmd_train_wavenet",
          evaluate="engine.cli.wavenet:cmd_eval_wavenet", sample="engine.cli.wavenet:cmd_sample_wavenet",
          sample_args="engine.cli.wavenet:add_wave_sample_args",
-         card="engine.cards.wavenet:write_wavenet_card"),
+         card="engine.cards.wavenet:write_wavenet_card", views=("audio",)),
 )
 
 KINDS: dict[str, Kind] = {k.kind: k for k in _BUILTIN}
@@ -231,6 +234,11 @@ def get(kind: str) -> Kind:
     if kind not in KINDS:
         raise ConfigError(f"Unknown model kind {kind!r}; GenScope knows: {', '.join(sorted(KINDS))}.")
     return KINDS[kind]
+
+
+def kinds_for(view: str) -> tuple[str, ...]:
+    """The kinds the app shows in ``view`` ("latent", "images", "audio"), in catalog order."""
+    return tuple(name for name, k in KINDS.items() if view in k.views)
 
 
 def run_model(kind: str) -> Kind | None:

@@ -1,1 +1,1 @@
-"""Generative models, one per file; engine.models.registry rebuilds them from checkpoints."""
+"""Generative models, one per file (with their layers and compiled kernels); engine.catalog declares and rebuilds them."""

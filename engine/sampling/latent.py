@@ -177,9 +177,6 @@ def sample_prior(model, n: int, seed: int = 0, prior=None) -> tuple[np.ndarray, 
     return z, _decode(model, z)
 
 
-LATENT_KINDS = ("vae", "autoencoder", "ppca")
-
-
 @dataclass(frozen=True)
 class LatentModel:
     """A 2-D latent model ready for the map.
@@ -206,9 +203,9 @@ def open_latent_model(path, name: str, codes_file=None, data_root=None) -> Laten
     """
     from engine.data.mnist import load_mnist
     from engine.errors import CheckpointError
-    from engine.models.registry import load_model
+    from engine.catalog import kinds_for, load_model
 
-    model = load_model(path, expected_kind=set(LATENT_KINDS))
+    model = load_model(path, expected_kind=set(kinds_for("latent")))
     if getattr(model, "latent_dim", 2) != 2:
         raise CheckpointError(f"{getattr(path, 'name', path)} has a {model.latent_dim}-d latent space; "
                               "the map needs a 2-d one (the current model stays).")

@@ -150,3 +150,15 @@ def test_resume_takes_the_runs_settings_and_what_the_command_line_changes(tmp_pa
     assert "finished at step 2" in capsys.readouterr().out
     assert cli.main([*base, "--resume", "--epochs", "2"]) == 0  # the README's "--resume --epochs 20"
     assert "finished at step 4" in capsys.readouterr().out
+
+
+def test_the_apps_views_read_their_kinds_from_the_catalog(toy_kind):
+    from engine.catalog import kinds_for
+
+    assert kinds_for("latent") == ("vae", "autoencoder", "ppca")
+    assert kinds_for("images") == ("pixelcnn",) and kinds_for("audio") == ("wavenet",)
+    register(Kind("toy_images", Pixels, (), {"epochs": 1}, ("generated",), views=("images",)))
+    try:
+        assert kinds_for("images") == ("pixelcnn", "toy_images")
+    finally:
+        unregister("toy_images")

@@ -12,7 +12,7 @@ from engine.checkpoints import save_checkpoint
 from engine.sampling.decoding import make_strategy
 from engine.errors import ConfigError
 from engine.models.pixelcnn import PixelCNN, RowCache, bits_per_dim
-from engine.models.registry import load_model
+from engine.catalog import load_model
 from engine.sampling.pixelcnn import (PixelStep, SampleDone, beam_search_images, complete_steps, completion_mask,
                                    sample, sample_steps)
 from engine.training.loop import run_training

@@ -19,6 +19,7 @@ from app.widgets.ellipses import many_ellipses
 from app.widgets.image_view import save_png
 from app.tabs.latent.latent_map import LatentMapView
 from app.worker import once
+from engine.catalog import kinds_for
 from engine.sampling import latent as lm
 from engine.cards.bundled import ASSETS_DIR, find_bundled
 from engine.data.points2d import LATENT_CODES
@@ -91,13 +92,13 @@ class LatentExplorerTab(QWidget):
             self.set_note("No bundled latent models found; open a 2-D VAE checkpoint with File › Open checkpoint.")
 
     def accepts_checkpoint(self, config: dict) -> bool:
-        return config.get("kind") in lm.LATENT_KINDS
+        return config.get("kind") in kinds_for("latent")
 
     def open_checkpoint(self, path, config: dict) -> None:
         path = Path(path)
         if not self.accepts_checkpoint(config):  # e.g. a PixelCNN: no latent space to map
             self.set_note(f"{path.name} holds a '{config.get('kind', '?')}' model, which has no latent space; the "
-                          f"latent explorer maps {', '.join(lm.LATENT_KINDS)} models (the current model stays).")
+                          f"latent explorer maps {', '.join(kinds_for('latent'))} models (the current model stays).")
             return
         # A training run's checkpoint is runs/<run>/checkpoints/last.safetensors: name it after the run.
         name = path.parent.parent.name if path.parent.name == "checkpoints" else path.stem

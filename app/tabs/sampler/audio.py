@@ -30,6 +30,7 @@ from app.tabs.sampler.audio_views import AudioScope
 from app.tabs.sampler.strategy_box import describe
 from app.tabs.sampler.model_choice import ModelChoice
 from app.worker import Job, JobState
+from engine.catalog import kinds_for
 from engine.data.sound import read_audio, write_wav
 from engine.data.audio import fsdd_test_clip
 from engine.errors import ConfigError, GenScopeError
@@ -90,7 +91,7 @@ class AudioSamplerPage(QWidget):
         self.timer.start()
         self._connect()
         self._show_sound_status()
-        self.models = ModelChoice(context, self.panel.model, "wavenet", self._model_loaded, self.set_note,
+        self.models = ModelChoice(context, self.panel.model, kinds_for("audio"), self._model_loaded, self.set_note,
                                   prepare=_warm_up, worker=context.sampler)
         self.models.add_bundled("wavenet", "WaveNet, spoken digits",
                                 "Open a WaveNet checkpoint with File › Open checkpoint.")
@@ -116,7 +117,7 @@ class AudioSamplerPage(QWidget):
 
     # ------------------------------------------------------------- models
     def accepts_checkpoint(self, config: dict) -> bool:
-        return config.get("kind") == "wavenet"
+        return config.get("kind") in kinds_for("audio")
 
     def open_checkpoint(self, path, config: dict) -> None:
         self.models.add_opened(path)

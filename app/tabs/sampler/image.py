@@ -28,6 +28,7 @@ from app.tabs.sampler.pixel_views import HEAT_MAX, DistributionBars, NllHistogra
 from app.tabs.sampler.strategy_box import describe
 from app.tabs.sampler.model_choice import ModelChoice
 from app.worker import Job, JobState
+from engine.catalog import kinds_for
 from engine.errors import ConfigError
 from engine.sampling.compare import PaintFinished, PaintTick, check_run, paint_steps
 
@@ -78,7 +79,7 @@ class ImageSamplerPage(QWidget):
         self.digits = DigitSource(self)
         self._layout()
         self._connect()
-        self.models = ModelChoice(context, self.panel.model, "pixelcnn", self._model_loaded, self.set_note, context.device,
+        self.models = ModelChoice(context, self.panel.model, kinds_for("images"), self._model_loaded, self.set_note, context.device,
                                   worker=context.sampler)
         self.models.add_bundled("pixelcnn", "PixelCNN, binarized MNIST",
                                 "Open a PixelCNN checkpoint with File › Open checkpoint.")
@@ -123,7 +124,7 @@ class ImageSamplerPage(QWidget):
         return self.models.entries
 
     def accepts_checkpoint(self, config: dict) -> bool:
-        return config.get("kind") == "pixelcnn"
+        return config.get("kind") in kinds_for("images")
 
     def open_checkpoint(self, path, config: dict) -> None:
         self.models.add_opened(path)

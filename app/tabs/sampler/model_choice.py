@@ -15,11 +15,11 @@ from PySide6.QtWidgets import QComboBox
 from app.worker import once
 from engine.cards.bundled import find_bundled
 from engine.events import Done
-from engine.models.registry import load_model
+from engine.catalog import load_model
 
 
 class ModelChoice:
-    """Entries (label, path) of one model ``kind`` behind ``combo``, loaded on ``worker`` (default: the main one).
+    """Entries (label, path) of the model ``kind`` (a name or the catalog's kinds of a view) behind ``combo``, loaded on ``worker`` (default: the main one).
 
     ``worker`` owns the loaded models: every job that uses one is submitted to it, never to another worker.
 
@@ -29,7 +29,7 @@ class ModelChoice:
     before the first Start, not during it).
     """
 
-    def __init__(self, context, combo: QComboBox, kind: str, on_loaded: Callable, on_note: Callable[[str], None],
+    def __init__(self, context, combo: QComboBox, kind: str | tuple[str, ...], on_loaded: Callable, on_note: Callable[[str], None],
                  device=None, prepare: Callable | None = None, worker=None) -> None:
         self.context, self.combo, self.kind, self.device, self.prepare = context, combo, kind, device, prepare
         self.worker = worker or context.worker
