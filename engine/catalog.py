@@ -213,7 +213,32 @@ _BUILTIN = (
          card="engine.cards.wavenet:write_wavenet_card", views=("audio",)),
 )
 
-KINDS: dict[str, Kind] = {k.kind: k for k in _BUILTIN}
+_BINARY_SETS = ("binarized_mnist", "mnist", "generated")
+_BINARY_SETTINGS = {"epochs": 10, "batch_size": 64, "lr": 1e-3, "sample_every": 500, "checkpoint_every": 1000,
+                    "sample_count": 16}
+_ORDERING = Option("ordering", "raster", str, "pixel ordering",
+                   choices=("raster", "column", "snake", "spiral", "random"))
+_PAINTED = "Images sampled pixel by pixel in the model's ordering, the same seed at every step"
+
+# NADE and MADE bring no functions: the one loop trains them, the generic sampler paints them.
+_AUTOREGRESSIVE = (
+    Kind("nade", "engine.models.nade:NADE",
+         (Option("hidden", 500, int, "hidden units", 1, 8192), _ORDERING,
+          Option("order_seed", 0, int, "seed of a random ordering", 0, 2**31 - 1)),
+         _BINARY_SETTINGS, _BINARY_SETS, {"NADE (binarized MNIST)": {"hidden": 500}},
+         metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000}),
+    Kind("made", "engine.models.made:MADE",
+         (Option("hidden", [500], int, "hidden widths", 1, 8192, many=True), _ORDERING,
+          Option("order_seed", 0, int, "seed of the orderings and connectivity", 0, 2**31 - 1),
+          Option("masks", 1, int, "mask sets cycled over minibatches (order/connectivity-agnostic training)", 1, 64),
+          Option("order_agnostic", False, bool, "each mask set draws its own random ordering")),
+         _BINARY_SETTINGS, _BINARY_SETS,
+         {"MADE (binarized MNIST)": {"hidden": [500]},
+          "MADE, 8 orderings (order-agnostic)": {"hidden": [500], "masks": 8, "order_agnostic": True}},
+         metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000}),
+)
+
+KINDS: dict[str, Kind] = {k.kind: k for k in (*_BUILTIN, *_AUTOREGRESSIVE)}
 
 
 def register(entry: Kind, replace: bool = False) -> Kind:

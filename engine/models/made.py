@@ -1,0 +1,203 @@
+"""MADE (Germain et al. 2015): a masked MLP whose outputs are autoregressive in any ordering of its inputs.
+
+Every unit has a connectivity label: input ``i`` its step in the ordering
+(0 .. D-1), a hidden unit a label drawn in [min of the previous layer, D-2];
+a weight is kept where the receiving label >= the sending one (hidden) or
+> it (output), so output ``i`` sees only inputs generated before it. The
+masks are applied functionally (``F.linear(x, W * M, b)``).
+
+A *mask set* is an ordering plus the hidden labels, drawn from a seed.
+``masks`` > 1 trains order- and connectivity-agnostically: each minibatch
+uses the next of ``masks`` sets (with ``order_agnostic`` each has its own
+random ordering). :meth:`ensemble_log_prob` evaluates the mixture of mask
+sets as the log of the MEAN probability (logsumexp over sets minus log M).
+
+Shapes: ``B`` images, ``D = height * width`` binary pixels in flat raster
+index, hidden widths ``hidden``. Images are 0/1 values (B, D) or (B, H, W).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engine.errors import ConfigError
+from engine.models.nade import LOG2, binary_logits
+from engine.models.orderings import check_ordering, make_ordering
+
+
+def hidden_labels(sizes: list[int], d: int, generator: torch.Generator) -> list[Tensor]:
+    """Connectivity labels of each hidden layer: (size,) int64 in [min of the layer below, D-2]."""
+    labels, low = [], 0
+    for size in sizes:
+        m = torch.randint(low, max(d - 1, low + 1), (size,), generator=generator)
+        labels.append(m)
+        low = int(m.min())
+    return labels
+
+
+def build_masks(order: Tensor, labels: list[Tensor]) -> list[Tensor]:
+    """Masks (out, in) float of every layer for ``order`` (D,) and the hidden ``labels``; the last one is the output's."""
+    d = len(order)
+    degree = torch.empty(d, dtype=torch.long)
+    degree[order] = torch.arange(d)  # input i's label: its step in the ordering
+    masks, below = [], degree
+    for m in labels:
+        masks.append((m[:, None] >= below[None, :]).float())
+        below = m
+    masks.append((degree[:, None] > below[None, :]).float())
+    return masks
+
+
+class MADEState:
+    """B images part-way through sampling: the first layer's pre-activation (B, H1), updated per pixel ("fast"),
+    or the pixels so far (B, D) run through the whole network at every step ("naive")."""
+
+    def __init__(self, model: "MADE", batch: int, naive: bool):
+        self.model, self.t, self.naive = model, 0, naive
+        self.x = torch.zeros(batch, model.size, device=model.out.weight.device)
+        self.pre = model.layers[0].bias.detach().expand(batch, -1).clone()
+
+    def logits(self) -> Tensor:
+        m, pos = self.model, int(self.model.perm[self.t])
+        if self.naive:
+            return binary_logits(m.logits(self.x)[:, pos])
+        h = torch.relu(self.pre)
+        for layer, mask in zip(m.layers[1:], m.masks[1:-1]):
+            h = torch.relu(F.linear(h, layer.weight * mask, layer.bias))
+        return binary_logits(m.out.bias[pos] + h @ (m.out.weight[pos] * m.masks[-1][pos]))
+
+    def advance(self, values: Tensor) -> None:
+        pos = int(self.model.perm[self.t])
+        v = values.to(self.x.dtype)
+        first = self.model.layers[0].weight[:, pos] * self.model.masks[0][:, pos]
+        self.pre = self.pre + v[:, None] * first
+        self.x[:, pos] = v
+        self.t += 1
+
+    def reorder(self, index: Tensor) -> None:
+        self.pre, self.x = self.pre[index], self.x[index]
+
+
+class MADE(nn.Module):
+    """A masked MLP over ``height x width`` binary images; ``masks`` mask sets (see the module docstring)."""
+
+    kind = "made"
+    n_values = 2
+    levels = 2
+
+    def __init__(self, hidden: list[int] | tuple[int, ...] = (500,), height: int = 28, width: int = 28,
+                 ordering: str = "raster", order_seed: int = 0, masks: int = 1, order_agnostic: bool = False):
+        super().__init__()
+        hidden = [int(h) for h in hidden]
+        if not hidden or min(hidden) < 1 or height < 1 or width < 1 or masks < 1:
+            raise ConfigError("hidden widths, height, width and masks must be positive.")
+        self.hidden, self.height, self.width, self.ordering = hidden, height, width, ordering
+        self.order_seed, self.n_masks, self.order_agnostic = order_seed, masks, order_agnostic
+        self.size = d = height * width
+        sizes = [d, *hidden]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.out = nn.Linear(hidden[-1], d)
+        self.register_buffer("perm", torch.arange(d), persistent=False)
+        self.mask_index, self._next = 0, 0
+        self.select(0)
+
+    def hparams(self) -> dict:
+        return {"hidden": list(self.hidden), "height": self.height, "width": self.width, "ordering": self.ordering,
+                "order_seed": self.order_seed, "masks": self.n_masks, "order_agnostic": self.order_agnostic}
+
+    def mask_set(self, index: int) -> tuple[Tensor, list[Tensor]]:
+        """Mask set ``index``: its ordering (D,) and hidden labels, drawn from (order_seed, index)."""
+        gen = torch.Generator().manual_seed(self.order_seed * 100_003 + index)
+        if self.order_agnostic and index > 0:
+            order = torch.randperm(self.size, generator=gen)
+        else:
+            order = make_ordering(self.ordering, self.height, self.width, self.order_seed)
+        return order, hidden_labels(self.hidden, self.size, gen)
+
+    def select(self, index: int = 0, order=None) -> None:
+        """Use mask set ``index`` (mod ``masks``), optionally with the ordering ``order`` (D,) instead of its own."""
+        self.mask_index = int(index) % self.n_masks
+        own, labels = self.mask_set(self.mask_index)
+        order = own if order is None else check_ordering(order, self.size)
+        self.perm = order.to(self.out.weight.device)
+        self.masks = [m.to(self.out.weight.device) for m in build_masks(order, labels)]
+
+    def _flat(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x[0].numel() != self.size:
+            raise ConfigError(f"Expected {self.height}x{self.width} images, got shape {tuple(x.shape)}.")
+        return x.reshape(len(x), self.size).to(self.out.weight.device, torch.float32)
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Bernoulli logits (B, D) of every pixel under the current mask set, one masked pass."""
+        h = self._flat(x)
+        for layer, mask in zip(self.layers, self.masks):
+            h = torch.relu(F.linear(h, layer.weight * mask, layer.bias))
+        return F.linear(h, self.out.weight * self.masks[-1], self.out.bias)
+
+    def log_prob(self, x: Tensor, labels=None) -> Tensor:
+        """Exact log p(x) (B,) nats under the current mask set."""
+        flat = self._flat(x)
+        return -F.binary_cross_entropy_with_logits(self.logits(flat), flat, reduction="none").sum(1)
+
+    def ensemble_log_prob(self, x: Tensor, count: int | None = None) -> Tensor:
+        """log of the mean of p(x) over the first ``count`` mask sets (default all): (B,) nats."""
+        count = self.n_masks if count is None else int(count)
+        if not 1 <= count <= self.n_masks:
+            raise ConfigError(f"This MADE has {self.n_masks} mask set(s); ask for 1 to {self.n_masks}.")
+        keep = self.mask_index
+        try:
+            per_set = []
+            for i in range(count):
+                self.select(i)
+                per_set.append(self.log_prob(x))
+        finally:
+            self.select(keep)
+        return torch.logsumexp(torch.stack(per_set), 0) - math.log(count)
+
+    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Mean NLL under the next mask set (cycling through all of them, one per minibatch, while training)."""
+        if self.training and self.n_masks > 1:
+            self.select(self._next)
+            self._next += 1
+        nll = -self.log_prob(x).mean()
+        return nll, {"bits_per_dim": nll.detach() / (self.size * LOG2)}
+
+    def quantize(self, x01: Tensor) -> Tensor:
+        """Intensities in [0, 1] -> 0/1 values (threshold 0.5), the shape kept."""
+        return (x01 >= 0.5).long()
+
+    # ------------------------------------------------------------- autoregressive protocol
+
+    def n_steps(self, length: int | None = None) -> int:
+        if length is not None and int(length) != self.size:
+            raise ConfigError(f"This MADE paints {self.height}x{self.width} images; the length is fixed.")
+        return self.size
+
+    def order(self, length: int | None = None) -> Tensor:
+        """(D,) int64: the flat pixel index generated at each step under the current mask set."""
+        return self.perm.cpu()
+
+    def start(self, batch: int, labels=None, length: int | None = None, method: str = "fast",
+              known: Tensor | None = None) -> MADEState:
+        if labels is not None:
+            raise ConfigError("A MADE is not class-conditional; paint without a label.")
+        return MADEState(self, batch, naive=method == "naive")
+
+    def train(self, mode: bool = True) -> "MADE":
+        """Leaving training puts the first mask set back (evaluation and sampling start from set 0)."""
+        super().train(mode)
+        if not mode and self.n_masks > 1 and self.mask_index != 0:
+            self.select(0)
+        return self
+
+    def _apply(self, fn, *args, **kwargs):
+        out = super()._apply(fn, *args, **kwargs)
+        self.masks = [fn(m) for m in self.masks]
+        return out
+
+
+__all__ = ["MADE", "MADEState", "build_masks", "hidden_labels"]
