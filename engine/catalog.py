@@ -226,7 +226,8 @@ _AUTOREGRESSIVE = (
          (Option("hidden", 500, int, "hidden units", 1, 8192), _ORDERING,
           Option("order_seed", 0, int, "seed of a random ordering", 0, 2**31 - 1)),
          _BINARY_SETTINGS, _BINARY_SETS, {"NADE (binarized MNIST)": {"hidden": 500}},
-         metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000}),
+         metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000},
+         views=("images",)),
     Kind("made", "engine.models.made:MADE",
          (Option("hidden", [500], int, "hidden widths", 1, 8192, many=True), _ORDERING,
           Option("order_seed", 0, int, "seed of the orderings and connectivity", 0, 2**31 - 1),
@@ -235,7 +236,8 @@ _AUTOREGRESSIVE = (
          _BINARY_SETTINGS, _BINARY_SETS,
          {"MADE (binarized MNIST)": {"hidden": [500]},
           "MADE, 8 orderings (order-agnostic)": {"hidden": [500], "masks": 8, "order_agnostic": True}},
-         metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000}),
+         metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000},
+         views=("images",)),
 )
 
 KINDS: dict[str, Kind] = {k.kind: k for k in (*_BUILTIN, *_AUTOREGRESSIVE)}

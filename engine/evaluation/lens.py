@@ -53,14 +53,15 @@ class TestDigits:
 
 
 @torch.no_grad()
-def pixel_nll(model: PixelCNN, images, labels=None) -> np.ndarray:
-    """Per-pixel -log p(x_i | x_<i) in nats: images (B, H, W) levels -> (B, H, W) float32."""
+def pixel_nll(model, images, labels=None) -> np.ndarray:
+    """Per-pixel -log p(x_i | the pixels before i) in nats: images (B, H, W) levels -> (B, H, W) float32.
+
+    Any autoregressive image model with ``position_log_probs`` (PixelCNN, NADE, MADE), in its own ordering.
+    """
     model.eval()
-    values = model.images(torch.as_tensor(np.asarray(images)))
-    logits = model.categorical_logits(model(values, labels))  # (B, H, W, V)
-    log_probs = torch.log_softmax(logits.double(), -1)
-    picked = log_probs.gather(-1, values[:, 0].long()[..., None])[..., 0]
-    return (-picked).float().cpu().numpy()
+    images = torch.as_tensor(np.asarray(images))
+    log_probs = model.position_log_probs(images, labels)  # (B, D)
+    return (-log_probs).float().cpu().numpy().reshape(len(images), model.height, model.width)
 
 
 def measure(model: PixelCNN, image, label: int | None = None, note: str = "") -> LensReport:

@@ -88,6 +88,7 @@ class MADE(nn.Module):
     kind = "made"
     n_values = 2
     levels = 2
+    num_classes = 0  # never class-conditional
 
     def __init__(self, hidden: list[int] | tuple[int, ...] = (500,), height: int = 28, width: int = 28,
                  ordering: str = "raster", order_seed: int = 0, masks: int = 1, order_agnostic: bool = False):
@@ -138,10 +139,14 @@ class MADE(nn.Module):
             h = torch.relu(F.linear(h, layer.weight * mask, layer.bias))
         return F.linear(h, self.out.weight * self.masks[-1], self.out.bias)
 
-    def log_prob(self, x: Tensor, labels=None) -> Tensor:
-        """Exact log p(x) (B,) nats under the current mask set."""
+    def position_log_probs(self, x: Tensor, labels=None) -> Tensor:
+        """log p(x_i | the pixels before i in the ordering) (B, D) nats, flat raster index."""
         flat = self._flat(x)
-        return -F.binary_cross_entropy_with_logits(self.logits(flat), flat, reduction="none").sum(1)
+        return -F.binary_cross_entropy_with_logits(self.logits(flat), flat, reduction="none")
+
+    def log_prob(self, x: Tensor, labels=None) -> Tensor:
+        """Exact log p(x) (B,) in nats."""
+        return self.position_log_probs(x).sum(1)
 
     def ensemble_log_prob(self, x: Tensor, count: int | None = None) -> Tensor:
         """log of the mean of p(x) over the first ``count`` mask sets (default all): (B,) nats."""

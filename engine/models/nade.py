@@ -66,6 +66,7 @@ class NADE(nn.Module):
     kind = "nade"
     n_values = 2
     levels = 2
+    num_classes = 0  # never class-conditional
 
     def __init__(self, hidden: int = 500, height: int = 28, width: int = 28, ordering: str = "raster",
                  order_seed: int = 0):
@@ -114,10 +115,14 @@ class NADE(nn.Module):
         out_o = torch.cat(out, 1)                                               # (B, D) in generation order
         return torch.empty_like(out_o).index_copy_(1, self.perm, out_o)
 
+    def position_log_probs(self, x: Tensor, labels=None) -> Tensor:
+        """log p(x_i | the pixels before i in the ordering) (B, D) nats, flat raster index."""
+        flat = self._flat(x)
+        return -F.binary_cross_entropy_with_logits(self.logits(flat), flat, reduction="none")
+
     def log_prob(self, x: Tensor, labels=None) -> Tensor:
         """Exact log p(x) (B,) in nats."""
-        flat = self._flat(x)
-        return -F.binary_cross_entropy_with_logits(self.logits(flat), flat, reduction="none").sum(1)
+        return self.position_log_probs(x).sum(1)
 
     def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         nll = -self.log_prob(x).mean()

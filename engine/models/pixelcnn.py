@@ -155,14 +155,17 @@ class PixelCNN(nn.Module):
             return torch.stack([torch.zeros_like(raw[:, 0]), raw[:, 0]], dim=-1)
         return raw.permute(0, 2, 3, 1)
 
-    def log_prob(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Exact log p(x) in nats: images (level values) -> (B,)."""
+    def position_log_probs(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """log p(x_i | x_<i) (B, D) nats of every pixel, flat raster index: images (level values)."""
         values = self.images(x)
         raw = self.forward(values, labels)
         if self.levels == 2:
-            return -F.binary_cross_entropy_with_logits(raw, values, reduction="none").flatten(1).sum(1)
-        nll = F.cross_entropy(raw, values[:, 0].long(), reduction="none")
-        return -nll.flatten(1).sum(1)
+            return -F.binary_cross_entropy_with_logits(raw, values, reduction="none").flatten(1)
+        return -F.cross_entropy(raw, values[:, 0].long(), reduction="none").flatten(1)
+
+    def log_prob(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Exact log p(x) in nats: images (level values) -> (B,)."""
+        return self.position_log_probs(x, labels).sum(1)
 
     def quantize(self, x01: Tensor) -> Tensor:
         """Intensities in [0, 1] (B, ...) -> level values floor(x * levels) clipped to 0..levels-1."""

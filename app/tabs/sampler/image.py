@@ -330,10 +330,12 @@ class ImageSamplerPage(QWidget):
 
 
 def model_info(model) -> str:
-    """One line about a PixelCNN: values per pixel, size, conditioning, test NLL when its card has one."""
+    """One line about an image model: kind, values per pixel, size, ordering, conditioning, test NLL from its card."""
     values = "binary pixels" if model.levels == 2 else f"{model.levels} grey levels"
     n = sum(p.numel() for p in model.parameters())
-    text = f"{values}, {model.height}×{model.width}, {model.n_layers} gated layers, {n:,} weights"
+    body = (f"{model.n_layers} gated layers" if hasattr(model, "n_layers")
+            else f"{getattr(model, 'ordering', 'raster')} ordering")
+    text = f"{'PixelCNN' if model.kind == 'pixelcnn' else model.kind.upper()}: {values}, {model.height}×{model.width}, {body}, {n:,} weights"
     if model.num_classes:
         text += f", conditioned on the digit (0-{model.num_classes - 1})"
     test = getattr(model, "checkpoint_config", {}).get("metrics", {}).get("test", {})
