@@ -119,10 +119,20 @@ def test_open_corrupt_checkpoint_gives_one_sentence(qtbot, make_window, tmp_path
 
 
 def test_open_checkpoint_of_kind_no_tab_takes(qtbot, make_window, tmp_path):
-    window = make_window()
-    path = save_checkpoint(tmp_path / "m.safetensors", {"w": torch.zeros(2)}, {"kind": "nade", "hparams": {}})
-    assert window.open_checkpoint(path) is False
-    assert "'nade'" in window.findChild(QMessageBox).text()
+    """A kind the catalog knows but no view shows is refused by name."""
+    from dataclasses import replace
+
+    from engine import catalog
+
+    catalog.register(replace(catalog.get("nade"), kind="headless", views=()))
+    try:
+        window = make_window()
+        path = save_checkpoint(tmp_path / "m.safetensors", {"w": torch.zeros(2)},
+                               {"kind": "headless", "hparams": {}})
+        assert window.open_checkpoint(path) is False
+        assert "'headless'" in window.findChild(QMessageBox).text()
+    finally:
+        catalog.unregister("headless")
 
 
 def test_close_joins_worker_within_two_seconds(qtbot, make_window):
