@@ -1,0 +1,83 @@
+"""One setting of a model kind as a table row: its type and range, checked before anything is allocated.
+
+:class:`Option` rows make up :attr:`engine.catalog.Kind.options` (the
+command line's per-kind flags) and :attr:`engine.catalog.Kind.limits` (a
+model's constructor arguments, as a checkpoint header stores them).
+"""
+
+from __future__ import annotations
+
+import math
+import reprlib
+from dataclasses import dataclass
+
+from engine.errors import ConfigError
+
+@dataclass(frozen=True)
+class Option:
+    """One setting of a kind, as a table row that can be checked before anything is allocated.
+
+    ``name``: the key (a constructor argument unless the kind's ``hparams``
+    function derives them); ``flag``: the CLI flag (default ``--name``);
+    ``type``: int, float, str or bool (a bool is a switch); ``low``/``high``:
+    inclusive range; ``choices``: allowed values; ``many``: a list of 1 to ``longest`` values.
+    """
+
+    name: str
+    default: object
+    type: type = int
+    help: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+    many: bool = False
+    flag: str | None = None
+    longest: int = 16
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    def check(self, value: object, label: str | None = None) -> object:
+        """``value`` if its type and range fit this row, else ConfigError naming ``label`` (default the flag) and the range."""
+        label = label or self.cli_flag
+        if value is None and self.default is None:
+            return value
+        if self.many:
+            if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= self.longest:
+                raise ConfigError(f"{label} must be a list of 1 to {self.longest} values; got {short(value)}.")
+        for v in (value if self.many else [value]):
+            if not _is_type(v, self.type):
+                raise ConfigError(f"{label} must be {_TYPE_WORDS[self.type]}; got {short(v)}.")
+            if self.choices is not None and v not in self.choices:
+                raise ConfigError(f"{label} must be one of {', '.join(map(str, self.choices))}; got {short(v)}.")
+            if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+                raise ConfigError(f"{label} must be {between(self.low, self.high)}; got {v}.")
+        return value
+
+
+_TYPE_WORDS = {int: "a whole number", float: "a finite number", str: "text", bool: "true or false"}
+
+
+def _is_type(value: object, kind: type) -> bool:
+    """True if ``value`` is a ``kind`` (an int also counts as a float; a bool is never a number; floats are finite)."""
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, kind)
+
+
+def between(low: float | None, high: float | None) -> str:
+    """"between 1 and 64", "at least 0" or "at most 5": a range in words."""
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+def short(value: object) -> str:
+    """A value as the user wrote it, cut to a few dozen characters."""
+    return reprlib.Repr(maxstring=40, maxlist=4, maxlevel=2).repr(value)
+
+
+__all__ = ["Option", "between", "short"]
