@@ -268,16 +268,17 @@ def memory_budget() -> int:
 
 
 def _gb(n: float) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 27 else f"{n / (1 << 20):.0f} MiB"
 
 
-def check_settings(kind: str, hparams: dict, examples: int = 1, work: str = "") -> dict:
+def check_settings(kind: str, hparams: dict, examples: int = 1, work: str = "", extra_bytes: int = 0) -> dict:
     """``hparams`` of a ``kind`` model if they fit its :attr:`Kind.limits` and the memory budget, else ConfigError.
 
     Checked before anything is allocated: each setting's type and range,
     unknown settings, then the weights and ``examples`` x the activation
     memory per example (``work`` says what the examples are, e.g. "16
-    images") against :func:`memory_budget`. Kinds without limits pass.
+    images", plus ``extra_bytes`` of output) against :func:`memory_budget`.
+    Kinds without limits pass.
     """
     entry = get(kind)
     if not isinstance(hparams, dict):
@@ -293,7 +294,7 @@ def check_settings(kind: str, hparams: dict, examples: int = 1, work: str = "") 
     full = {**{o.name: o.default for o in entry.limits}, **hparams}
     if entry.cost is not None:
         weights, per_example = resolve(entry.cost)(full)
-        need, budget = 4 * weights + examples * per_example, memory_budget()
+        need, budget = 4 * weights + examples * per_example + extra_bytes, memory_budget()
         if need > budget:
             what = f" and {work}" if work else ""
             raise ConfigError(f"A '{kind}' model with these settings needs about {_gb(need)} ({weights:,} weights"

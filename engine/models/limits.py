@@ -48,7 +48,8 @@ class Option:
                 raise ConfigError(f"{label} must be a list of 1 to {self.longest} values; got {short(value)}.")
         for v in (value if self.many else [value]):
             if not _is_type(v, self.type):
-                raise ConfigError(f"{label} must be {_TYPE_WORDS[self.type]}; got {short(v)}.")
+                within = f" {between(self.low, self.high)}" if self.low is not None or self.high is not None else ""
+                raise ConfigError(f"{label} must be {_TYPE_WORDS[self.type]}{within}; got {short(v)}.")
             if self.choices is not None and v not in self.choices:
                 raise ConfigError(f"{label} must be one of {', '.join(map(str, self.choices))}; got {short(v)}.")
             if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
@@ -71,13 +72,20 @@ def _is_type(value: object, kind: type) -> bool:
 def between(low: float | None, high: float | None) -> str:
     """"between 1 and 64", "at least 0" or "at most 5": a range in words."""
     if low is not None and high is not None:
-        return f"between {low:g} and {high:g}"
-    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+        return f"between {_number(low)} and {_number(high)}"
+    return f"at least {_number(low)}" if low is not None else f"at most {_number(high)}"
+
+
+def _number(x: float) -> str:
+    """1024, 0.01 or 1e+06: a limit as a person writes it."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e7 else f"{x:g}"
 
 
 def short(value: object) -> str:
     """A value as the user wrote it, cut to a few dozen characters."""
-    return reprlib.Repr(maxstring=40, maxlist=4, maxlevel=2).repr(value)
+    r = reprlib.Repr()
+    r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxlevel = 40, 40, 4, 4, 2
+    return r.repr(value)
 
 
 __all__ = ["Option", "between", "short"]
