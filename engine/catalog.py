@@ -288,7 +288,8 @@ def check_settings(kind: str, hparams: dict, examples: int = 1, work: str = "", 
     rows = {o.name: o for o in entry.limits}
     unknown = sorted(set(hparams) - set(rows))
     if unknown:
-        raise ConfigError(f"A '{kind}' model has no setting {short(unknown[0])}; its settings are {', '.join(rows)}.")
+        raise ConfigError(f"A '{kind}' model has no setting {short(unknown[0])}, so these settings do not fit it; "
+                          f"its settings are {', '.join(rows)}.")
     for name, value in hparams.items():
         rows[name].check(value, label=f"Setting '{name}'")
     full = {**{o.name: o.default for o in entry.limits}, **hparams}
@@ -300,6 +301,14 @@ def check_settings(kind: str, hparams: dict, examples: int = 1, work: str = "", 
             raise ConfigError(f"A '{kind}' model with these settings needs about {_gb(need)} ({weights:,} weights"
                               f"{what}), more than the {_gb(budget)} limit.")
     return hparams
+
+
+def check_work(model: nn.Module, examples: int, work: str, extra_bytes: int = 0) -> None:
+    """ConfigError if ``model`` doing ``examples`` of ``work`` (e.g. "16 images", "batches of 32") would pass the
+    memory budget of :func:`check_settings`; models of kinds the catalog does not list pass."""
+    kind = getattr(model, "kind", None)
+    if kind in KINDS:
+        check_settings(kind, model.hparams(), examples, work, extra_bytes)
 
 
 def build_model(kind: str, hparams: dict | None = None) -> nn.Module:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.catalog import build_model, get
+from engine.catalog import build_model, check_work, get
 from engine.cards.common import save_test_metrics
-from engine.cli.options import check_work, kind_options, set_threads, train_settings
+from engine.cli.options import kind_options, set_threads, train_settings
 from engine.cli.train import report_training
 from engine.checkpoints import write_file
 from engine.cli.eval import load_for_eval
@@ -127,7 +127,7 @@ def sample_generic(args: argparse.Namespace, strategy) -> int:
     if not isinstance(model, ar.Autoregressive):
         raise ConfigError(f"A {args.kind} model is not autoregressive: the step-by-step sampler cannot run it.")
     examples = strategy.beam_width if strategy.is_beam else args.n
-    check_work(args.kind, model, examples, f"{examples} {'beams' if strategy.is_beam else 'sequences'}")
+    check_work(model, examples, f"{examples} {'beams' if strategy.is_beam else 'sequences'}")
     done = _generate(args, model, strategy)
     if str(args.out).lower().endswith(".png") and hasattr(model, "height"):
         images = done.values.reshape(-1, model.height, model.width)

@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-from engine.catalog import Kind, check_settings
+from engine.catalog import Kind
 from engine.models.limits import Option
 from engine.sampling.decoding import STRATEGY_NAMES, Strategy, make_strategy
 from engine.training.settings import TrainSettings
@@ -45,12 +45,6 @@ def check_limits(args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if value is not None:
             row.check(value)
-
-
-def check_work(kind: str, model, examples: int, work: str, extra_bytes: int = 0) -> None:
-    """ConfigError if ``model`` (of ``kind``) doing ``examples`` of ``work`` (e.g. "16 images") would pass the
-    memory budget of :func:`engine.catalog.check_settings`."""
-    check_settings(kind, model.hparams(), examples, work, extra_bytes)
 
 
 def add_common(parser: argparse.ArgumentParser, default) -> None:

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from engine.cards.bundled import ASSETS_DIR
-from engine.catalog import KINDS, get, load_model, resolve
+from engine.catalog import KINDS, check_work, get, load_model, resolve
 from engine.checkpoints import write_file
-from engine.cli.options import add_strategy, add_threads, check_work, common_parent, set_threads, strategy_from
+from engine.cli.options import add_strategy, add_threads, common_parent, set_threads, strategy_from
 from engine.cli.pixelcnn import pixelcnn_data
 from engine.cli.progress import Printer
 from engine.data.folder import resolve_data_folder
@@ -149,7 +149,7 @@ def sample_pixelcnn(args: argparse.Namespace, strategy) -> int:
     """Paint images with ``strategy`` and write the grid PNG."""
     model = load_model(args.checkpoint, expected_kind=args.kind, device=select_device(args.device))
     examples = args.beam_width if strategy.is_beam else args.n
-    check_work(args.kind, model, examples, f"{examples} {'beams' if strategy.is_beam else 'images'}")
+    check_work(model, examples, f"{examples} {'beams' if strategy.is_beam else 'images'}")
     check_grid(examples, model.height, model.width, args.scale)
     start = time.perf_counter()
     done = _run(args, model, strategy)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.catalog import build_model, get, load_model
+from engine.catalog import build_model, check_work, get, load_model
 from engine.cards.bundled import ASSETS_DIR
 from engine.cards.common import save_test_metrics
-from engine.cli.options import check_work, kind_options, set_threads, train_settings
+from engine.cli.options import kind_options, set_threads, train_settings
 from engine.cli.eval import load_for_eval
 from engine.cli.progress import Printer, track
 from engine.cli.train import report_training
@@ -137,7 +137,7 @@ def cmd_sample_wavenet(args: argparse.Namespace, strategy) -> int:
     """Generate audio with the chosen strategy and write a WAV."""
     model = load_model(args.checkpoint, expected_kind="wavenet", device="cpu")
     total = int(round(args.seconds * model.sample_rate))
-    check_work("wavenet", model, 1, f"{total:,} samples of audio", extra_bytes=12 * total)
+    check_work(model, 1, f"{total:,} samples of audio", extra_bytes=12 * total)
     label = args.digit if args.digit is not None else (0 if model.cond_classes else None)
     prime = None
     if args.prime:  # only the part used is read from disk

@@ -33,7 +33,7 @@ from engine.events import Message, Progress
 from engine.training.data import RunData, fixed_latents, fixed_subset, make_samples
 from engine.training.folder import RunFolder, SavedState, restore_optimizer
 from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
-from engine.catalog import live_controls
+from engine.catalog import check_work, live_controls
 from engine.training.step import (CheckpointSaved, EpochEnd, Means, TrainStep, batch_tensor, checkpoint_config,
                                   evaluate)
 
@@ -49,6 +49,7 @@ class RunLoop:
     def __init__(self, folder: RunFolder, model: nn.Module, data: RunData, settings: TrainSettings,
                  config: dict, device: torch.device, controls: Controls | None = None,
                  dist: distributed.DistContext | None = None, export_path: str | os.PathLike | None = None):
+        check_work(model, settings.batch_size, f"batches of {settings.batch_size}")  # before the first batch
         self.export_path = export_path  # the model alone after every epoch (train --out), or None
         self.folder, self.model, self.data, self.settings, self.config = folder, model, data, settings, config
         self.device, self.dist = device, dist

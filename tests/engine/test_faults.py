@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import os
+import resource
 import struct
 import subprocess
 import sys
@@ -37,14 +37,16 @@ AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 def refused(capsys, argv: list[str], *keep: Path, seconds: float = 10.0) -> str:
     """Run the CLI on ``argv``; assert a clean refusal that changed none of ``keep``; return the error line."""
     before = {p: p.read_bytes() if p.is_file() else None for p in keep}
-    start = time.perf_counter()
+    peak, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
     code = main([str(a) for a in argv])
     elapsed = time.perf_counter() - start
+    grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024  # kB -> MB (Linux)
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2, err
     assert len(errors) == 1 and "Traceback" not in err, err
     assert elapsed < seconds, f"took {elapsed:.1f} s"
+    assert grew < 512, f"the peak memory grew by {grew:.0f} MB"
     for p, data in before.items():
         assert (p.read_bytes() if p.is_file() else None) == data, f"{p} changed"
     return errors[0]
@@ -210,19 +212,34 @@ def test_a_full_disk_keeps_the_users_file(tmp_path, capsys, old_png, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.png"]  # no temporary file left behind
 
 
-def test_a_real_full_disk_keeps_the_users_file(tmp_path, capsys):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
-        pytest.skip("cannot mount a small tmpfs here (needs root and mount permission)")
-    try:
-        old = disk / "old.png"
-        old.write_bytes(b"x" * 1000)
-        (disk / "filler").write_bytes(b"\0" * 60_000)
-        refused(capsys, ["sample", "pixelcnn", "--checkpoint", ASSETS / "pixelcnn.safetensors", "-n", "64",
-                         "--out", old], old)
-    finally:
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A function that mounts a small tmpfs of ``size`` (e.g. "64k") and returns its folder; skips where mounting
+    is not permitted; everything mounted is unmounted at the end."""
+    mounted = []
+
+    def mount(size: str, name: str = "disk") -> Path:
+        disk = tmp_path / name
+        disk.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
+                          capture_output=True).returncode:
+            pytest.skip("cannot mount a small tmpfs here (needs root and mount permission)")
+        mounted.append(disk)
+        return disk
+
+    yield mount
+    for disk in mounted:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_real_full_disk_keeps_the_users_file(tmpfs, capsys):
+    disk = tmpfs("64k")
+    old = disk / "old.png"
+    old.write_bytes(b"x" * 1000)
+    (disk / "filler").write_bytes(b"\0" * 60_000)
+    line = refused(capsys, ["sample", "pixelcnn", "--checkpoint", ASSETS / "pixelcnn.safetensors", "-n", "64",
+                            "--out", old], old)
+    assert "No space left" in line and sorted(p.name for p in disk.iterdir()) == ["filler", "old.png"]
 
 
 def test_every_writer_of_a_user_file_gives_a_sentence(tmp_path):
@@ -234,3 +251,116 @@ def test_every_writer_of_a_user_file_gives_a_sentence(tmp_path):
         with pytest.raises(GenScopeError, match="is a folder"):
             write(tmp_path)
     assert write_markdown(tmp_path / "card.md", ["# card"]).read_text() == "# card"
+
+
+def test_a_read_only_file_system_keeps_the_users_file(tmpfs, capsys):
+    disk = tmpfs("1m", "ro")
+    old = disk / "old.png"
+    old.write_bytes(b"the user's picture")
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    assert "Read-only file system" in refused(capsys, _sample_small(old), old)
+
+
+# --------------------------------------------------------------------------- audio
+
+def wav_header(rate: int, data_bytes: int) -> bytes:
+    """A 16-bit mono PCM WAV header announcing ``data_bytes`` of samples."""
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", data_bytes))
+
+
+@pytest.fixture
+def huge_wav(tmp_path) -> Path:
+    """A sparse 2 GB WAV: 18 hours of 16 kHz silence that takes no disk space."""
+    path = tmp_path / "hour.wav"
+    with open(path, "wb") as f:
+        f.write(wav_header(16000, 2**31 - 64))
+        f.truncate(44 + 2**31 - 64)
+    return path
+
+
+def test_a_huge_audio_file_is_refused_unread_and_priming_reads_only_its_start(tmp_path, capsys, huge_wav):
+    from engine.data.sound import read_audio
+
+    with pytest.raises(DataError, match="more than the"):
+        read_audio(huge_wav, 8000)
+    out = tmp_path / "out.wav"
+    start = time.perf_counter()
+    code = main(["sample", "wavenet", "--prime", str(huge_wav), "--prime-seconds", "0.25", "--seconds", "0.01",
+                 "--out", str(out)])
+    assert code == 0 and time.perf_counter() - start < 20  # reading and resampling 18 hours took minutes
+    assert out.stat().st_size < 10_000
+    capsys.readouterr()
+
+
+def test_a_header_claiming_more_audio_than_the_file_holds(tmp_path):
+    from engine.data.sound import read_audio
+
+    path = tmp_path / "lie.wav"
+    path.write_bytes(wav_header(8000, 2**31) + bytes(100))
+    assert len(read_audio(path, 8000).audio) == 50
+
+
+@pytest.mark.parametrize("rate, samples", [(48000, 1), (44100, 2)])
+def test_very_short_clips_prime_and_load_as_a_folder(tmp_path, capsys, rate, samples):
+    import soundfile as sf
+
+    from engine.data.audio import load_audio_folder
+
+    (tmp_path / "clips").mkdir()
+    clip = tmp_path / "clips" / "short.wav"
+    sf.write(clip, np.full(samples, 0.5, np.float32), rate)
+    assert [len(c) for c in load_audio_folder(tmp_path / "clips", 8000).clips] == [1]
+    out = tmp_path / "out.wav"
+    assert main(["sample", "wavenet", "--prime", str(clip), "--seconds", "0.01", "--out", str(out)]) == 0
+    assert "resampled" in capsys.readouterr().err and out.exists()
+
+
+# --------------------------------------------------------------------------- training runs
+
+def test_resume_takes_new_epochs_and_says_so(tmp_path, capsys):
+    run = tmp_path / "run"
+    base = ["train", "vae", "--run-dir", str(run), "--threads", "1"]
+    assert main([*base, "--dataset", "generated", "--limit", "32", "--hidden", "8", "--batch-size", "16",
+                 "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--resume", "--epochs", "2", "--hidden", "64"]) == 0
+    out, err = capsys.readouterr()
+    assert "finished at step 4" in out
+    assert "epochs 1 -> 2" in err and "ignored: hidden" in err
+
+
+def test_a_diverged_runs_checkpoint_records_the_step_of_its_weights(tmp_path):
+    from engine.training.runs import Diverged, run_training
+    from tests.engine.test_runs import DATA, HP, BadAtStep, settings
+
+    torch.manual_seed(0)
+    model = BadAtStep(2, "loss", **HP)
+    first = {k: v.clone() for k, v in model.state_dict().items()}
+    events = run_training(tmp_path / "run", model=model, data=DATA, settings=settings(checkpoint_every=50))
+    assert next(e for e in events if isinstance(e, Diverged)) == Diverged(2, "loss", 0)
+    events.close()
+    saved = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
+    assert saved.config["step"] == 0 and saved.config["resume"]["step"] == 0
+    assert all(torch.equal(saved.state_dict[k], v) for k, v in first.items())
+
+
+# --------------------------------------------------------------------------- a real process, memory capped
+
+def _capped(argv: list) -> subprocess.CompletedProcess:
+    def cap() -> None:  # 6 GiB of address space: torch and numba fit, a 100 GB allocation does not
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "engine", *map(str, argv)], capture_output=True, text=True,
+                          preexec_fn=cap, env=env, timeout=120, cwd=ROOT)
+
+
+@pytest.mark.parametrize("case", ["channels", "images"])
+def test_refusals_in_a_real_process_with_capped_memory(tmp_path, old_png, case):
+    ckpt = crafted(tmp_path, "pixelcnn", channels=10**7) if case == "channels" else ASSETS / "pixelcnn.safetensors"
+    extra = ["-n", "1000000"] if case == "images" else []
+    result = _capped(["sample", "pixelcnn", "--checkpoint", ckpt, *extra, "--out", old_png])
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert old_png.read_bytes() == b"the user's picture"
