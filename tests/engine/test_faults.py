@@ -364,3 +364,25 @@ def test_refusals_in_a_real_process_with_capped_memory(tmp_path, old_png, case):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 2 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
     assert old_png.read_bytes() == b"the user's picture"
+
+
+def test_the_error_line_starts_after_the_progress_bar_is_cleared(monkeypatch, capsys):
+    import io
+
+    import engine.data.download as download
+    from engine.events import DownloadProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def failing(name, folder, base_url=None):
+        yield DownloadProgress(done=100, total=1000, filename="train.gz")
+        raise DataError("The mirror sent a file whose sha256 does not match.")
+
+    terminal = Terminal()
+    monkeypatch.setattr(download, "download_dataset", failing)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["download", "mnist", "--data", "/nonexistent/data"]) == 2
+    bar, _, last = terminal.getvalue().rpartition("\r")
+    assert "train.gz" in bar and last == "error: The mirror sent a file whose sha256 does not match.\n"
