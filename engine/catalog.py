@@ -278,28 +278,25 @@ def check_settings(kind: str, hparams: dict, examples: int = 1, work: str = "", 
     unknown settings, then the weights and ``examples`` x the activation
     memory per example (``work`` says what the examples are, e.g. "16
     images", plus ``extra_bytes`` of output) against :func:`memory_budget`.
-    Kinds without limits pass.
+    Kinds without limits check only ``extra_bytes``.
     """
     entry = get(kind)
     if not isinstance(hparams, dict):
         raise ConfigError(f"The settings of a '{kind}' model must be a table of names and values.")
-    if not entry.limits:
-        return hparams
     rows = {o.name: o for o in entry.limits}
-    unknown = sorted(set(hparams) - set(rows))
+    unknown = sorted(set(hparams) - set(rows)) if rows else []
     if unknown:
         raise ConfigError(f"A '{kind}' model has no setting {short(unknown[0])}, so these settings do not fit it; "
                           f"its settings are {', '.join(rows)}.")
     for name, value in hparams.items():
-        rows[name].check(value, label=f"Setting '{name}'")
+        if name in rows:
+            rows[name].check(value, label=f"Setting '{name}'")
     full = {**{o.name: o.default for o in entry.limits}, **hparams}
-    if entry.cost is not None:
-        weights, per_example = resolve(entry.cost)(full)
-        need, budget = 4 * weights + examples * per_example + extra_bytes, memory_budget()
-        if need > budget:
-            what = f" and {work}" if work else ""
-            raise ConfigError(f"A '{kind}' model with these settings needs about {_gb(need)} ({weights:,} weights"
-                              f"{what}), more than the {_gb(budget)} limit.")
+    weights, per_example = resolve(entry.cost)(full) if entry.cost is not None else (0, 0)
+    need, budget = 4 * weights + examples * per_example + extra_bytes, memory_budget()
+    if need > budget:
+        what = ", ".join([f"{weights:,} weights"] * (weights > 0) + [work] * bool(work)) or "its settings"
+        raise ConfigError(f"A '{kind}' model needs about {_gb(need)} for {what}, more than the {_gb(budget)} limit.")
     return hparams
 
 

@@ -126,8 +126,9 @@ def sample_generic(args: argparse.Namespace, strategy) -> int:
     model, _ = load_for_eval(args)
     if not isinstance(model, ar.Autoregressive):
         raise ConfigError(f"A {args.kind} model is not autoregressive: the step-by-step sampler cannot run it.")
-    examples = strategy.beam_width if strategy.is_beam else args.n
-    check_work(model, examples, f"{examples} {'beams' if strategy.is_beam else 'sequences'}")
+    examples, steps = strategy.beam_width if strategy.is_beam else args.n, model.n_steps(args.length)
+    check_work(model, examples, f"{examples} {'beams' if strategy.is_beam else 'sequences'} of {steps} steps",
+               extra_bytes=16 * examples * steps)  # values, log-probabilities and masks per step
     done = _generate(args, model, strategy)
     if str(args.out).lower().endswith(".png") and hasattr(model, "height"):
         images = done.values.reshape(-1, model.height, model.width)

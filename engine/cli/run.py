@@ -68,6 +68,9 @@ def _hparams(args: argparse.Namespace, entry: Kind) -> dict:
     if entry.kind == "wavenet":
         if values.get("condition") == "speaker":
             raise ConfigError("A WaveNet run conditions on the digit or on nothing (--condition digit|none).")
+        if values.get("audio_folder"):
+            raise ConfigError("A run folder trains on --dataset fsdd or generated_audio; train on --audio-folder "
+                              "with --out FILE.safetensors instead.")
         values["dataset"] = args.dataset
     return entry.hparams_from(values)
 

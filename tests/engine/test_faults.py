@@ -291,14 +291,9 @@ def test_a_huge_audio_file_is_refused_unread_and_priming_reads_only_its_start(tm
     assert code == 0 and time.perf_counter() - start < 20  # reading and resampling 18 hours took minutes
     assert out.stat().st_size < 10_000
     capsys.readouterr()
-
-
-def test_a_header_claiming_more_audio_than_the_file_holds(tmp_path):
-    from engine.data.sound import read_audio
-
-    path = tmp_path / "lie.wav"
-    path.write_bytes(wav_header(8000, 2**31) + bytes(100))
-    assert len(read_audio(path, 8000).audio) == 50
+    lying = tmp_path / "lie.wav"  # a header announcing 2 GB in front of 100 bytes
+    lying.write_bytes(wav_header(8000, 2**31) + bytes(100))
+    assert len(read_audio(lying, 8000).audio) == 50
 
 
 @pytest.mark.parametrize("rate, samples", [(48000, 1), (44100, 2)])
@@ -386,3 +381,19 @@ def test_the_error_line_starts_after_the_progress_bar_is_cleared(monkeypatch, ca
     assert main(["download", "mnist", "--data", "/nonexistent/data"]) == 2
     bar, _, last = terminal.getvalue().rpartition("\r")
     assert "train.gz" in bar and last == "error: The mirror sent a file whose sha256 does not match.\n"
+
+
+def test_a_run_folder_does_not_silently_ignore_an_audio_folder(tmp_path, capsys):
+    line = refused(capsys, ["train", "wavenet", "--audio-folder", tmp_path, "--run-dir", tmp_path / "run"])
+    assert "--audio-folder" in line and not (tmp_path / "run").exists()
+
+
+def test_a_toy_kinds_sample_length_is_bounded_by_memory():
+    from engine.catalog import Kind, register, unregister
+
+    register(Kind("toy_faults", "torch.nn:Identity", (), {}, ("generated",)))
+    try:
+        with pytest.raises(ConfigError, match="1024 sequences of 1048576 steps"):
+            check_settings("toy_faults", {}, 1024, "1024 sequences of 1048576 steps", 16 * 1024 * (1 << 20))
+    finally:
+        unregister("toy_faults")
