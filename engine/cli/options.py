@@ -33,7 +33,7 @@ LIMITS: dict[str, Option] = dict((
     _limit("epochs", int, 1, 100_000), _limit("batch_size", int, 1, 65536), _limit("lr", float, 0, 100),
     _limit("set_lr", float, 0, 100), _limit("lr_decay", float, 0, 100), _limit("limit", int, 1, _BIG),
     _limit("max_steps", int, 1, _BIG), _limit("checkpoint_every", int, 0, _BIG),
-    _limit("sample_every", int, 0, _BIG), _limit("k", int, 1, 100_000), _limit("batch", int, 1, 100_000),
+    _limit("sample_every", int, 0, _BIG), _limit("k", int, 1, 100_000), _limit("batch", int, 1, 10_000),
     _limit("max_iter", int, 1, 1_000_000), _limit("tol", float, 0, 1e6), _limit("reg_covar", float, 0, 1e6),
 ))
 
