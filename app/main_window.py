@@ -31,7 +31,7 @@ from app.gui_gc import collect_on_gui_thread
 from app.tabs import TABS
 from app.worker import EngineWorker, Job, JobError, JobState
 from engine.cards.bundled import bundled_models
-from engine.checkpoints import read_config
+from engine.catalog import read_checked_config
 from engine.data.folder import DataFolder, resolve_data_folder
 from engine.data.registry import DATASETS
 from engine.device import DeviceError, describe_device, select_device
@@ -232,7 +232,7 @@ class MainWindow(QMainWindow):
     def open_checkpoint(self, path: Path) -> bool:
         """Read a checkpoint's header and hand it to the tabs that take it."""
         try:
-            config = read_config(path)
+            config = read_checked_config(path)  # settings checked before any tab takes the file
         except GenScopeError as exc:
             self.show_error(str(exc))
             return False

@@ -28,42 +28,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from engine.checkpoints import load_checkpoint, load_into
+from engine.checkpoints import load_checkpoint, load_into, read_config
 from engine.errors import CheckpointError, ConfigError, GenScopeError
+from engine.models.limits import BINARY_LIMITS, PIXELCNN_LIMITS, WAVENET_LIMITS, Option, short
 
 
-@dataclass(frozen=True)
-class Option:
-    """One setting of a kind, as a table row that can be checked before anything is allocated.
-
-    ``name``: the key (a constructor argument unless the kind's ``hparams``
-    function derives them); ``flag``: the CLI flag (default ``--name``);
-    ``type``: int, float, str or bool (a bool is a switch); ``low``/``high``:
-    inclusive range; ``choices``: allowed values; ``many``: a list of values.
-    """
-
-    name: str
-    default: object
-    type: type = int
-    help: str = ""
-    low: float | None = None
-    high: float | None = None
-    choices: tuple | None = None
-    many: bool = False
-    flag: str | None = None
-
-    @property
-    def cli_flag(self) -> str:
-        return self.flag or "--" + self.name.replace("_", "-")
-
-    def check(self, value: object) -> object:
-        """``value`` if it fits this row, else ConfigError naming the flag and the range."""
-        for v in (value if self.many and isinstance(value, (list, tuple)) else [value]):
-            if self.choices is not None and v not in self.choices:
-                raise ConfigError(f"{self.cli_flag} must be one of {', '.join(map(str, self.choices))}; got {v!r}.")
-            if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
-                raise ConfigError(f"{self.cli_flag} must be between {self.low} and {self.high}; got {v}.")
-        return value
+MAX_MODEL_BYTES = 2 << 30  # a model's weights plus the activations of the work asked of it
 
 
 @dataclass(frozen=True)
@@ -88,6 +58,11 @@ class Kind:
     ``sample_args(parser)`` adds the kind's own ``sample`` options. ``views``:
     the app's places that show the kind ("latent": the Latent explorer,
     "images" / "audio": the Sampler's pages), read with :func:`kinds_for`.
+    ``limits``: one row per constructor argument (type, range; the defaults
+    are the constructor's), checked by :func:`check_settings` before a model
+    is built from a checkpoint or the command line; ``cost(hparams)`` ->
+    (weights, activation bytes per example), checked against
+    :func:`memory_budget`.
     By default a kind trains and evaluates on its data sets with the one
     training loop, samples with the one autoregressive sampler
     (:mod:`engine.cli.generic`; an autoregressive model needs nothing more)
@@ -114,6 +89,8 @@ class Kind:
     sample_args: Callable | str | None = "engine.cli.generic:add_generic_sample_args"
     card: Callable | str | None = None
     views: tuple[str, ...] = ()
+    limits: tuple[Option, ...] = ()
+    cost: Callable | str | None = None
 
     def model_class(self) -> type[nn.Module]:
         return resolve(self.model)
@@ -152,25 +129,27 @@ _LATENT_OPTIONS = (
     Option("hidden", [512, 256], int, "hidden widths", 1, 65536, many=True),
     Option("activation", "elu", str, "activation", choices=("elu", "relu")),
 )
+_BETA = Option("beta", 1.0, float, "KL weight of the VAE", 0, 1e6)
+_LATENT_COST = "engine.models.vae:cost"
 
 _BUILTIN = (
-    Kind("vae", "engine.models.vae:VAE",
-         (*_LATENT_OPTIONS, Option("beta", 1.0, float, "KL weight of the VAE", 0, 1e6)),
+    Kind("vae", "engine.models.vae:VAE", (*_LATENT_OPTIONS, _BETA),
          _LATENT_SETTINGS, _MNIST_SETS,
          {"VAE (2-D latent)": {"latent_dim": 2, "beta": 1.0}, "β-VAE (2-D latent)": {"latent_dim": 2, "beta": 4.0},
           "VAE (32-D latent)": {"latent_dim": 32, "beta": 1.0}},
          frozenset({"lr", "beta"}), {"elbo": "elbo", "recon": "recon", "kl": "kl"}, "images", _DECODES,
          sample=None, views=("latent",), train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
-         card="engine.cards.latent:write_latent_card"),
+         card="engine.cards.latent:write_latent_card", limits=(*_LATENT_OPTIONS, _BETA), cost=_LATENT_COST),
     Kind("autoencoder", "engine.models.vae:Autoencoder", _LATENT_OPTIONS, _LATENT_SETTINGS, _MNIST_SETS,
          {"Autoencoder (2-D latent)": {"latent_dim": 2}}, frozenset({"lr"}), {"recon": "recon"}, "images", _DECODES,
          sample=None, views=("latent",), train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
-         card="engine.cards.latent:write_latent_card"),
+         card="engine.cards.latent:write_latent_card", limits=_LATENT_OPTIONS, cost=_LATENT_COST),
     Kind("ppca", "engine.models.ppca:PPCA",
          (Option("latent_dim", 2, int, "latent dimensions", 1, 784, flag="--latent"),),
          _LATENT_SETTINGS, ("mnist",), hparams=f"{_LATENT}:ppca_hparams", iterative=False,
          sample=None, views=("latent",), train=f"{_LATENT}:train_latent", evaluate=f"{_LATENT}:eval_latent",
-         card="engine.cards.latent:write_latent_card"),
+         card="engine.cards.latent:write_latent_card", cost="engine.models.ppca:cost",
+         limits=(Option("data_dim", 784, int, low=2, high=1 << 20), Option("latent_dim", 2, int, low=1, high=4096))),
     # ~10 ms per image for a step on one CPU thread: a 10k-image epoch takes about 2 minutes;
     # a 16-image grid from the fast sampler takes ~0.4 s, well under 1 % of 200 steps.
     Kind("pixelcnn", "engine.models.pixelcnn:PixelCNN",
@@ -189,7 +168,8 @@ _BUILTIN = (
          hparams="engine.cli.pixelcnn:pixelcnn_hparams", train="engine.cli.pixelcnn:cmd_train_pixelcnn",
          evaluate="engine.cli.pixelcnn:cmd_eval_pixelcnn", sample="engine.cli.sample:sample_pixelcnn",
          sample_args="engine.cli.sample:add_pixelcnn_sample_args",
-         card="engine.cards.pixelcnn:write_pixelcnn_card", views=("images",)),
+         card="engine.cards.pixelcnn:write_pixelcnn_card", views=("images",), limits=PIXELCNN_LIMITS,
+         cost="engine.models.pixelcnn:cost"),
     # ~0.11 s of CPU per step of 8 x 1024 samples on one thread; two 1-second clips ~0.24 s (about 2 % of 100 steps).
     Kind("wavenet", "engine.models.wavenet:WaveNet",
          (Option("audio_folder", None, str, "train on this folder of WAV/FLAC files instead of --dataset"),
@@ -210,7 +190,8 @@ _BUILTIN = (
          hparams="engine.cli.wavenet:wavenet_hparams", train="engine.cli.wavenet:cmd_train_wavenet",
          evaluate="engine.cli.wavenet:cmd_eval_wavenet", sample="engine.cli.wavenet:cmd_sample_wavenet",
          sample_args="engine.cli.wavenet:add_wave_sample_args",
-         card="engine.cards.wavenet:write_wavenet_card", views=("audio",)),
+         card="engine.cards.wavenet:write_wavenet_card", views=("audio",), limits=WAVENET_LIMITS,
+         cost="engine.models.wavenet:cost"),
 )
 
 _BINARY_SETS = ("binarized_mnist", "mnist", "generated")
@@ -227,7 +208,8 @@ _AUTOREGRESSIVE = (
           Option("order_seed", 0, int, "seed of a random ordering", 0, 2**31 - 1)),
          _BINARY_SETTINGS, _BINARY_SETS, {"NADE (binarized MNIST)": {"hidden": 500}},
          metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000},
-         views=("images",)),
+         views=("images",), limits=(Option("hidden", 500, int, low=1, high=8192), *BINARY_LIMITS),
+         cost="engine.models.nade:cost"),
     Kind("made", "engine.models.made:MADE",
          (Option("hidden", [500], int, "hidden widths", 1, 8192, many=True), _ORDERING,
           Option("order_seed", 0, int, "seed of the orderings and connectivity", 0, 2**31 - 1),
@@ -237,7 +219,9 @@ _AUTOREGRESSIVE = (
          {"MADE (binarized MNIST)": {"hidden": [500]},
           "MADE, 8 orderings (order-agnostic)": {"hidden": [500], "masks": 8, "order_agnostic": True}},
          metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000},
-         views=("images",)),
+         views=("images",), cost="engine.models.made:cost",
+         limits=(Option("hidden", [500], int, low=1, high=8192, many=True), *BINARY_LIMITS,
+                 Option("masks", 1, int, low=1, high=64), Option("order_agnostic", False, bool))),
 )
 
 KINDS: dict[str, Kind] = {k.kind: k for k in (*_BUILTIN, *_AUTOREGRESSIVE)}
@@ -304,16 +288,86 @@ def model_classes() -> dict[str, type[nn.Module]]:
     return {name: k.model_class() for name, k in KINDS.items()}
 
 
+def memory_budget() -> int:
+    """Bytes one model and the work asked of it may take: 2 GiB, or half the machine's memory if that is less."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        physical = 1 << 40
+    return min(MAX_MODEL_BYTES, physical // 2)
+
+
+def _gb(n: float) -> str:
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 27 else f"{n / (1 << 20):.0f} MiB"
+
+
+def check_settings(kind: str, hparams: dict, examples: int = 1, work: str = "", extra_bytes: int = 0) -> dict:
+    """``hparams`` of a ``kind`` model if they fit its :attr:`Kind.limits` and the memory budget, else ConfigError.
+
+    Checked before anything is allocated: each setting's type and range,
+    unknown settings, then the weights and ``examples`` x the activation
+    memory per example (``work`` says what the examples are, e.g. "16
+    images", plus ``extra_bytes`` of output) against :func:`memory_budget`.
+    Kinds without limits check only ``extra_bytes``.
+    """
+    entry = get(kind)
+    if not isinstance(hparams, dict):
+        raise ConfigError(f"The settings of a '{kind}' model must be a table of names and values.")
+    rows = {o.name: o for o in entry.limits}
+    unknown = sorted(set(hparams) - set(rows)) if rows else []
+    if unknown:
+        raise ConfigError(f"A '{kind}' model has no setting {short(unknown[0])}, so these settings do not fit it; "
+                          f"its settings are {', '.join(rows)}.")
+    for name, value in hparams.items():
+        if name in rows:
+            rows[name].check(value, label=f"Setting '{name}'")
+    full = {**{o.name: o.default for o in entry.limits}, **hparams}
+    weights, per_example = resolve(entry.cost)(full) if entry.cost is not None else (0, 0)
+    need, budget = 4 * weights + examples * per_example + extra_bytes, memory_budget()
+    if need > budget:
+        what = ", ".join([f"{weights:,} weights"] * (weights > 0) + [work] * bool(work)) or "its settings"
+        raise ConfigError(f"A '{kind}' model needs about {_gb(need)} for {what}, more than the {_gb(budget)} limit.")
+    return hparams
+
+
+def check_work(model: nn.Module, examples: int, work: str, extra_bytes: int = 0) -> None:
+    """ConfigError if ``model`` doing ``examples`` of ``work`` (e.g. "16 images", "batches of 32") would pass the
+    memory budget of :func:`check_settings`; models of kinds the catalog does not list pass."""
+    kind = getattr(model, "kind", None)
+    if kind in KINDS:
+        check_settings(kind, model.hparams(), examples, work, extra_bytes)
+
+
 def build_model(kind: str, hparams: dict | None = None) -> nn.Module:
-    """A fresh model of ``kind`` built with keyword arguments ``hparams`` (CheckpointError if they do not fit)."""
+    """A fresh model of ``kind`` built with keyword arguments ``hparams``, checked first by :func:`check_settings`
+    (CheckpointError if they do not fit)."""
     if kind not in KINDS:
         raise CheckpointError(f"Unknown model kind {kind!r}; GenScope knows: {', '.join(sorted(KINDS))}.")
     try:
+        check_settings(kind, hparams or {})
         return KINDS[kind].model_class()(**(hparams or {}))
     except TypeError as exc:
-        raise CheckpointError(f"The settings {hparams} do not fit a '{kind}' model ({exc}).") from exc
+        raise CheckpointError(f"The settings {short(hparams)} do not fit a '{kind}' model ({exc}).") from exc
     except GenScopeError as exc:
         raise CheckpointError(f"The settings of this '{kind}' model are invalid: {exc}") from exc
+
+
+def read_checked_config(path: str | os.PathLike, expected_kind: str | Iterable[str] | None = None) -> dict:
+    """The config of checkpoint ``path`` (header only) after :func:`check_settings` of a known kind's settings.
+
+    CheckpointError (one sentence naming the file) if they do not fit; a kind
+    the catalog does not know is returned unchecked (the caller says no tab takes it).
+    """
+    config = read_config(path, expected_kind=expected_kind)
+    if config["kind"] in KINDS:
+        try:
+            check_settings(config["kind"], config["hparams"])
+        except GenScopeError as exc:
+            raise CheckpointError(f"{path} cannot be opened: {exc}") from exc
+        size = os.stat(path).st_size
+        if size > memory_budget():
+            raise CheckpointError(f"{path} holds {_gb(size)} of tensors, more than the {_gb(memory_budget())} limit.")
+    return config
 
 
 def load_model(
@@ -323,8 +377,11 @@ def load_model(
 ) -> nn.Module:
     """Load checkpoint ``path`` into a new model of its kind, on ``device``, in eval mode.
 
-    The checkpoint's config dict is kept as ``model.checkpoint_config``.
+    The header's settings are checked (:func:`read_checked_config`) before
+    any tensor is read or any model built. The checkpoint's config dict is
+    kept as ``model.checkpoint_config``.
     """
+    read_checked_config(path, expected_kind=expected_kind)
     ckpt = load_checkpoint(path, expected_kind=expected_kind, map_location="cpu")
     model = build_model(ckpt.kind, ckpt.hparams)
     load_into(model, ckpt)

@@ -32,7 +32,8 @@ from engine.errors import CheckpointError, GenScopeError, file_errors
 
 FORMAT_VERSION = 1
 METADATA_KEY = "genscope"
-_MAX_HEADER = 100 * 1024 * 1024  # the safetensors library's own limit
+_MAX_HEADER = 16 * 1024 * 1024  # bytes of JSON before the tensors (a GenScope header takes a few kB)
+_MAX_DEPTH = 32  # nesting of lists and tables in a header (a GenScope config nests 4 deep)
 _PICKLE_MAGICS = (b"PK\x03\x04", b"\x80")  # torch.save zip archive / bare pickle (protocol 2+)
 
 
@@ -188,13 +189,28 @@ def _parse_header(head: bytes, file_size: int, path: Path) -> tuple[dict, int]:
     if n > _MAX_HEADER or 8 + n > file_size:
         raise _not_ours(path, f"header length {n} does not fit a {file_size}-byte file", head)
     try:
-        header = json.loads(head[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = _json(head[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise _not_ours(path, f"unreadable header: {exc}", head) from exc
     if not isinstance(header, dict):
         raise _not_ours(path, "header is not a JSON object", head)
     _check_extent(header, file_size - 8 - n, path)
     return header, n
+
+
+def _json(text: str) -> object:
+    """``json.loads(text)``; ValueError (never RecursionError) if lists and tables nest deeper than ``_MAX_DEPTH``."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"lists and tables nest deeper than {_MAX_DEPTH} levels") from None
+    level, depth = [value], 0
+    while level:  # breadth first, level by level: no recursion however deep the value is
+        depth += 1
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"lists and tables nest deeper than {_MAX_DEPTH} levels")
+        level = [c for v in level if isinstance(v, (dict, list)) for c in (v.values() if isinstance(v, dict) else v)]
+    return value
 
 
 def _check_extent(header: dict, data_size: int, path: Path) -> None:
@@ -215,8 +231,8 @@ def _config_from_header(header: dict, path: Path) -> dict:
     if not isinstance(metadata, dict) or METADATA_KEY not in metadata:
         raise CheckpointError(f"{path} is a safetensors file but not a GenScope checkpoint (no '{METADATA_KEY}' metadata).")
     try:
-        config = json.loads(metadata[METADATA_KEY])
-    except (TypeError, json.JSONDecodeError) as exc:
+        config = _json(metadata[METADATA_KEY])
+    except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} has a corrupt GenScope config ({exc}).") from exc
     if not isinstance(config, dict) or not isinstance(config.get("kind"), str) or not isinstance(config.get("hparams"), dict):
         raise CheckpointError(f"{path} has an incomplete GenScope config (it needs 'kind' and 'hparams').")

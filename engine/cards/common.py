@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.catalog import get, resolve
-from engine.checkpoints import load_checkpoint, read_config, save_checkpoint
+from engine.checkpoints import load_checkpoint, read_config, save_checkpoint, write_file
 
 
 def save_test_metrics(checkpoint: str | Path, metrics: dict) -> Path | None:
@@ -60,7 +60,7 @@ def results_section(kind: str, checkpoint_name: str, result_lines: list[str], ev
 
 
 def write_markdown(path: Path, lines: list[str]) -> Path:
-    """Write a card's ``lines`` to ``path`` (UTF-8, one line each); return the path."""
-    path = Path(path)
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    """Write a card's ``lines`` to ``path`` (UTF-8, one line each) atomically; return the path.
+
+    An OS error (read-only folder, full disk) is one sentence and leaves an earlier card as it was."""
+    return write_file(path, "\n".join(lines).encode("utf-8"))

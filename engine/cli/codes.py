@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 
 from engine.cards.bundled import ASSETS_DIR
 from engine.catalog import load_model
+from engine.checkpoints import write_file
 from engine.data.folder import resolve_data_folder
 from engine.data.mnist import load_mnist
 
@@ -45,7 +47,9 @@ def cmd_codes(args: argparse.Namespace) -> int:
     models = {name: load_model(assets / f"{name}.safetensors") for name in CODE_MODELS}
     codes = latent_codes(models, images, labels)
     out = Path(args.out) if args.out else assets / "latent_codes.npz"
-    np.savez_compressed(out, **codes)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **codes)
+    write_file(out, buffer.getvalue())
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB): {', '.join(sorted(codes))}")
     return 0
 

@@ -14,7 +14,7 @@ import argparse
 import torch
 from torch import nn
 
-from engine.catalog import KINDS, get, load_model, resolve
+from engine.catalog import KINDS, check_work, get, load_model, resolve
 from engine.cli.options import add_threads, set_threads
 from engine.device import select_device
 from engine.errors import ConfigError
@@ -39,10 +39,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def load_for_eval(args: argparse.Namespace) -> tuple[nn.Module, torch.device]:
-    """Set ``--threads``; load ``--checkpoint`` (it must hold a ``kind`` model) on ``--device`` in eval mode; (model, device)."""
+    """Set ``--threads``; load ``--checkpoint`` (it must hold a ``kind`` model) on ``--device`` in eval mode; (model, device).
+
+    An evaluation's ``--batch`` is checked against the memory budget first."""
     set_threads(args.threads)
     device = select_device(args.device)
-    return load_model(args.checkpoint, expected_kind=args.kind, device=device), device
+    model = load_model(args.checkpoint, expected_kind=args.kind, device=device)
+    if getattr(args, "batch", None):
+        check_work(model, args.batch, f"batches of {args.batch} images")
+    return model, device
 
 
 EVAL_COMMAND = ("eval", "test ELBO / log-likelihood (pixelcnn, wavenet: exact test NLL) of a checkpoint",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.catalog import build_model, get
+from engine.catalog import build_model, check_work, get
 from engine.cards.common import save_test_metrics
 from engine.cli.options import kind_options, set_threads, train_settings
 from engine.cli.train import report_training
@@ -123,11 +123,12 @@ def _generate(args: argparse.Namespace, model: ar.Autoregressive, strategy) -> a
 def sample_generic(args: argparse.Namespace, strategy) -> int:
     """Sample any autoregressive kind with the one generic sampler; ``--out`` gets a PNG grid (image models, ``.png``)
     or text, one sequence per line: its values then its exact log p in nats."""
-    if args.n < 1:
-        raise ConfigError(f"-n must be at least 1, got {args.n}.")
     model, _ = load_for_eval(args)
     if not isinstance(model, ar.Autoregressive):
         raise ConfigError(f"A {args.kind} model is not autoregressive: the step-by-step sampler cannot run it.")
+    examples, steps = strategy.beam_width if strategy.is_beam else args.n, model.n_steps(args.length)
+    check_work(model, examples, f"{examples} {'beams' if strategy.is_beam else 'sequences'} of {steps} steps",
+               extra_bytes=16 * examples * steps)  # values, log-probabilities and masks per step
     done = _generate(args, model, strategy)
     if str(args.out).lower().endswith(".png") and hasattr(model, "height"):
         images = done.values.reshape(-1, model.height, model.width)

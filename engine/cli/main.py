@@ -3,7 +3,8 @@
 Each command is a tuple (name, help, add its arguments, run it) in
 :data:`COMMANDS`. Expected mistakes (:class:`GenScopeError`) print one
 sentence starting with ``error:`` on a line of its own (any progress bar is
-closed first) and exit with status 2; nothing prints a traceback for them.
+closed first) and exit with status 2; nothing prints a traceback for them. Every number on the command
+line is checked against :data:`engine.cli.options.LIMITS` before the command runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from engine.cli.eval import EVAL_COMMAND
 from engine.cli.gmm import GMM_COMMAND
 from engine.cli.info import INFO_COMMAND, versions
 from engine.cli.inspect import INSPECT_COMMAND
-from engine.cli.options import add_common, common_parent
+from engine.cli.options import add_common, check_limits, common_parent
 from engine.cli.progress import close_all
 from engine.cli.sample import SAMPLE_COMMAND
 from engine.cli.train import TRAIN_COMMAND
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_limits(args)
         return args.run(args)
     except GenScopeError as exc:
         close_all()

@@ -1,4 +1,5 @@
-"""Options several commands share: the catalog's per-kind options, training settings, threads, decoding strategy.
+"""Options several commands share: the catalog's per-kind options, training settings, threads, decoding strategy,
+and the bounds every command's numbers are checked against (:data:`LIMITS`, :func:`check_limits`).
 
 Every option defaults to None ("unset") so that the catalog's defaults
 (:mod:`engine.catalog`) apply: ``train pixelcnn`` trains with the
@@ -12,8 +13,38 @@ import argparse
 import torch
 
 from engine.catalog import Kind
+from engine.models.limits import Option
 from engine.sampling.decoding import STRATEGY_NAMES, Strategy, make_strategy
 from engine.training.settings import TrainSettings
+
+
+def _limit(name: str, kind: type, low: float, high: float, flag: str | None = None) -> tuple[str, Option]:
+    return name, Option(name, None, kind, low=low, high=high, flag=flag)
+
+
+_BIG = 10**9
+# Every number a command takes, by its argparse name: how much work one command may ask for.
+LIMITS: dict[str, Option] = dict((
+    _limit("n", int, 1, 1024, "-n"), _limit("beam_width", int, 1, 64), _limit("scale", int, 1, 16),
+    _limit("seconds", float, 0.01, 600), _limit("prime_seconds", float, 0.001, 60), _limit("threads", int, 1, 256),
+    _limit("temperature", float, 0, 1000), _limit("top_k", int, 1, 1 << 20), _limit("top_p", float, 0, 1),
+    _limit("min_p", float, 0, 1), _limit("seed", int, 0, 2**32 - 1), _limit("index", int, 0, 10**7),
+    _limit("label", int, 0, 100_000), _limit("digit", int, 0, 100_000), _limit("length", int, 1, 1 << 20),
+    _limit("epochs", int, 1, 100_000), _limit("batch_size", int, 1, 65536), _limit("lr", float, 0, 100),
+    _limit("set_lr", float, 0, 100), _limit("lr_decay", float, 0, 100), _limit("limit", int, 1, _BIG),
+    _limit("max_steps", int, 1, _BIG), _limit("checkpoint_every", int, 0, _BIG),
+    _limit("sample_every", int, 0, _BIG), _limit("k", int, 1, 100_000), _limit("batch", int, 1, 10_000),
+    _limit("max_iter", int, 1, 1_000_000), _limit("tol", float, 0, 1e6), _limit("reg_covar", float, 0, 1e6),
+))
+
+
+def check_limits(args: argparse.Namespace) -> None:
+    """ConfigError naming the flag and its limit for the first number in ``args`` outside :data:`LIMITS`
+    (nan and infinity included); unset (None) values pass."""
+    for name, row in LIMITS.items():
+        value = getattr(args, name, None)
+        if value is not None:
+            row.check(value)
 
 
 def add_common(parser: argparse.ArgumentParser, default) -> None:

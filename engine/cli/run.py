@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from engine.catalog import Kind
-from engine.checkpoints import load_checkpoint, save_checkpoint
+from engine.checkpoints import load_checkpoint, save_checkpoint, write_file
 from engine.cli.options import kind_options, train_settings
 from engine.cli.progress import track
 from engine.errors import ConfigError, GenScopeError
@@ -34,7 +34,7 @@ from engine.training.data import AUDIO_DATASETS, DataSpec, dataset_names
 from engine.training.folder import RunFolder
 from engine.training.step import EpochEnd, TrainStep
 from engine.training.runs import open_run
-from engine.training.settings import Controls, Diverged, RunFinished
+from engine.training.settings import Controls, Diverged, RunFinished, TrainSettings
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -68,6 +68,9 @@ def _hparams(args: argparse.Namespace, entry: Kind) -> dict:
     if entry.kind == "wavenet":
         if values.get("condition") == "speaker":
             raise ConfigError("A WaveNet run conditions on the digit or on nothing (--condition digit|none).")
+        if values.get("audio_folder"):
+            raise ConfigError("A run folder trains on --dataset fsdd or generated_audio; train on --audio-folder "
+                              "with --out FILE.safetensors instead.")
         values["dataset"] = args.dataset
     return entry.hparams_from(values)
 
@@ -108,8 +111,11 @@ def _dump_weights(folder: str, model: torch.nn.Module, rank: int) -> None:
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    (Path(folder) / f"rank{rank}.sha256").write_text(digest.hexdigest() + "\n")
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # write_file says why the folder cannot be used
+    write_file(Path(folder) / f"rank{rank}.sha256", (digest.hexdigest() + "\n").encode())
 
 
 def _drive(loop, main: bool, run_dir: Path, tensorboard: bool) -> tuple[str, int]:
@@ -135,6 +141,18 @@ def _drive(loop, main: bool, run_dir: Path, tensorboard: bool) -> tuple[str, int
     return status, loop.step
 
 
+def _resumed_settings(args: argparse.Namespace, entry: Kind) -> TrainSettings:
+    """The run's stored settings with the command line's over them; one line says what changed (or that nothing did)."""
+    old = RunFolder(args.run_dir).read_config()["settings"]
+    new = train_settings(args, entry, old)
+    changed = [f"{k} {old[k]} -> {v}" for k, v in new.to_dict().items() if k in old and old[k] != v]
+    ignored = sorted(kind_options(args, entry))
+    print(f"resuming {args.run_dir}: " + (", ".join(changed) if changed else "same settings")
+          + (f"; the model's settings stay as they were (ignored: {', '.join(ignored)})" if ignored else ""),
+          file=sys.stderr)
+    return new
+
+
 def cmd_train_run(args: argparse.Namespace, entry: Kind) -> int:
     """``train KIND --run-dir DIR``: train (or resume) a run folder; under torchrun, data-parallel."""
     if not entry.iterative:
@@ -142,7 +160,7 @@ def cmd_train_run(args: argparse.Namespace, entry: Kind) -> int:
     if args.set_lr is not None and not args.resume:
         raise ConfigError("--set-lr changes the learning rate of a resumed run; use --lr for a new one.")
     if args.resume:  # the run's own settings, with what the command line changes (e.g. more --epochs)
-        hparams, data, settings = None, None, train_settings(args, entry, RunFolder(args.run_dir).read_config()["settings"])
+        hparams, data, settings = None, None, _resumed_settings(args, entry)
     else:
         hparams, data, settings = _hparams(args, entry), _data(args, entry), train_settings(args, entry)
     ctx = distributed.init_from_env(args.device)

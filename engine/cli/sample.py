@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from engine.cards.bundled import ASSETS_DIR
-from engine.catalog import KINDS, get, load_model, resolve
+from engine.catalog import KINDS, check_work, get, load_model, resolve
 from engine.checkpoints import write_file
 from engine.cli.options import add_strategy, add_threads, common_parent, set_threads, strategy_from
 from engine.cli.pixelcnn import pixelcnn_data
@@ -32,7 +32,7 @@ from engine.data.folder import resolve_data_folder
 from engine.device import select_device
 from engine.errors import ConfigError
 from engine.sampling.decoding import BeamStep
-from engine.sampling.mosaic import mosaic
+from engine.sampling.mosaic import grid_shape, mosaic
 from engine.sampling.pixelcnn import (MASK_KINDS, PixelStep, SampleDone, beam_search_images, completion_mask,
                                       sample_steps)
 
@@ -55,8 +55,22 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     return path
 
 
+MAX_PNG_PIXELS = 1 << 26  # 64 megapixels: a PNG grid larger than this is refused before anything is painted
+
+
+def check_grid(n: int, height: int, width: int, scale: int, gap: int = 2) -> None:
+    """ConfigError if a grid of ``n`` (height, width) images at ``scale`` would pass :data:`MAX_PNG_PIXELS`."""
+    rows, cols = grid_shape(n)
+    pixels = rows * (height + gap) * cols * (width + gap) * scale * scale
+    if pixels > MAX_PNG_PIXELS:
+        raise ConfigError(f"A grid of {n} images at --scale {scale} would have {pixels:,} pixels, more than the "
+                          f"{MAX_PNG_PIXELS:,} limit; ask for fewer images or a smaller --scale.")
+
+
 def image_grid(images: np.ndarray, levels: int, scale: int = 2, gap: int = 2) -> np.ndarray:
-    """(N, H, W) level values -> one (rows*(H+gap)-gap, cols*(W+gap)-gap) uint8 grid, ink white, upscaled."""
+    """(N, H, W) level values -> one (rows*(H+gap)-gap, cols*(W+gap)-gap) uint8 grid, ink white, upscaled
+    (ConfigError if it would pass :data:`MAX_PNG_PIXELS`)."""
+    check_grid(*np.shape(images), scale, gap)
     grey = (np.asarray(images, np.float32) * (255.0 / (levels - 1))).round().astype(np.uint8)
     return np.kron(mosaic(grey, gap=gap, fill=64), np.ones((scale, scale), dtype=np.uint8))
 
@@ -133,9 +147,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def sample_pixelcnn(args: argparse.Namespace, strategy) -> int:
     """Paint images with ``strategy`` and write the grid PNG."""
-    if args.n < 1 or args.scale < 1:
-        raise ConfigError(f"-n and --scale must be at least 1, got {args.n} and {args.scale}.")
     model = load_model(args.checkpoint, expected_kind=args.kind, device=select_device(args.device))
+    examples = args.beam_width if strategy.is_beam else args.n
+    check_work(model, examples, f"{examples} {'beams' if strategy.is_beam else 'images'}")
+    check_grid(examples, model.height, model.width, args.scale)
     start = time.perf_counter()
     done = _run(args, model, strategy)
     seconds = time.perf_counter() - start

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.catalog import build_model, get, load_model
+from engine.catalog import build_model, check_work, get, load_model
 from engine.cards.bundled import ASSETS_DIR
 from engine.cards.common import save_test_metrics
 from engine.cli.options import kind_options, set_threads, train_settings
@@ -70,12 +70,6 @@ def audio_splits(args: argparse.Namespace) -> tuple[AudioSet, AudioSet]:
         labels = None if data.labels is None else data.labels[lo:hi]
         return AudioSet(data.clips[lo:hi], labels, data.rate, {**data.info, "clips": hi - lo}, data.notes)
     return part(0, cut), part(cut if cut < len(data.clips) else 0, len(data.clips))
-
-
-def _n_classes(data: AudioSet, condition: str) -> int:
-    if condition == "none" or data.labels is None:
-        return 0
-    return 6 if condition == "speaker" else 10
 
 
 def _n_classes(data: AudioSet, condition: str) -> int:
@@ -142,15 +136,16 @@ def add_wave_sample_args(p: argparse.ArgumentParser) -> None:
 def cmd_sample_wavenet(args: argparse.Namespace, strategy) -> int:
     """Generate audio with the chosen strategy and write a WAV."""
     model = load_model(args.checkpoint, expected_kind="wavenet", device="cpu")
+    total = int(round(args.seconds * model.sample_rate))
+    check_work(model, 1, f"{total:,} samples of audio", extra_bytes=12 * total)
     label = args.digit if args.digit is not None else (0 if model.cond_classes else None)
     prime = None
-    if args.prime:
-        clip = read_audio(args.prime, model.sample_rate)
-        prime = clip.audio[: int(args.prime_seconds * model.sample_rate)]
+    if args.prime:  # only the part used is read from disk
+        clip = read_audio(args.prime, model.sample_rate, seconds=args.prime_seconds)
+        prime = clip.audio[: max(1, int(args.prime_seconds * model.sample_rate))]
         for note in clip.notes:
             print(f"note: {args.prime}: {note}", file=sys.stderr)
     done = None
-    total = int(round(args.seconds * model.sample_rate))
     printer = Printer(unit="sample")
     try:
         for event in generate_steps(model, args.seconds, strategy=strategy, seed=args.seed, label=label, prime=prime):

@@ -25,6 +25,7 @@ from engine.checkpoints import write_file
 from engine.errors import DataError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+MAX_AUDIO_SAMPLES = 1 << 27  # samples read from one file (512 MB as float32: about 47 minutes of 48 kHz stereo)
 
 
 def _mu(levels: int) -> float:
@@ -118,7 +119,10 @@ def read_audio(path: str | os.PathLike, rate: int, seconds: float | None = None)
         raise DataError(f"The length to read from {path.name} must be a positive number of seconds, got {seconds!r}.")
     try:
         with sf.SoundFile(str(path)) as f:
-            frames = -1 if seconds is None else max(1, int(math.ceil(seconds * f.samplerate)))
+            frames = f.frames if seconds is None else min(f.frames, max(1, int(math.ceil(seconds * f.samplerate))))
+            if frames * f.channels > MAX_AUDIO_SAMPLES:
+                raise DataError(f"Audio file {path} holds {f.frames:,} frames of {f.channels} channel(s), more than "
+                                f"the {MAX_AUDIO_SAMPLES:,} samples GenScope reads from one file; cut it shorter.")
             data, file_rate = f.read(frames, dtype="float32", always_2d=True), f.samplerate
     except FileNotFoundError:
         raise DataError(f"Audio file {path} does not exist.") from None

@@ -29,6 +29,15 @@ from engine.models.nade import LOG2, binary_logits
 from engine.models.orderings import check_ordering, make_ordering
 
 
+def cost(hp: dict) -> tuple[int, int]:
+    """(weights, activation bytes per image) of a MADE with settings ``hp`` (already range-checked):
+    the masked layers (weights plus one float mask per weight and mask set); per image each layer's outputs."""
+    d, hidden = hp.get("height", 28) * hp.get("width", 28), [int(h) for h in hp.get("hidden", [500])]
+    sizes = [d, *hidden, d]
+    weights = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    return weights * (1 + hp.get("masks", 1)), 4 * 3 * sum(sizes)
+
+
 def hidden_labels(sizes: list[int], d: int, generator: torch.Generator) -> list[Tensor]:
     """Connectivity labels of each hidden layer: (size,) int64 in [min of the layer below, D-2]."""
     labels, low = [], 0

@@ -27,6 +27,13 @@ LOG2 = math.log(2.0)
 BLOCK = 16  # steps per block of the teacher-forced running sum
 
 
+def cost(hp: dict) -> tuple[int, int]:
+    """(weights, activation bytes per image) of a NADE with settings ``hp`` (already range-checked):
+    W, V (H x D each) and the biases; per image a few (D, H) running-sum pre-activations and hiddens."""
+    d, h = hp.get("height", 28) * hp.get("width", 28), hp.get("hidden", 500)
+    return 2 * d * h + d + h, 4 * 3 * d * h
+
+
 def binary_logits(logit_one: Tensor) -> Tensor:
     """Bernoulli logits (B,) -> categorical logits (B, 2) over the values 0 and 1."""
     return torch.stack([torch.zeros_like(logit_one), logit_one], -1)

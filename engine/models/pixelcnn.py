@@ -52,6 +52,17 @@ def _check(levels: int, channels: int, layers: int, kernel: int, first_kernel: i
         raise ConfigError(f"kernel must be odd and first_kernel odd and >= 3, got {kernel} and {first_kernel}.")
 
 
+def cost(hp: dict) -> tuple[int, int]:
+    """(weights, activation bytes per image) of a PixelCNN with settings ``hp`` (already range-checked):
+    the gated layers, the label embedding and the head; per image about ten (C, H, W) maps per layer."""
+    c, n, k, k1 = hp.get("channels", 32), hp.get("layers", 6), hp.get("kernel", 3), hp.get("first_kernel", 7)
+    head, levels = hp.get("head", 0) or 2 * c, hp.get("levels", 2)
+    first = 2 * c * (k1 // 2 * k1 + k1 // 2) + 4 * c * c + 2 * c * c
+    later = 2 * c * c * ((k // 2 + 1) * k + k // 2 + 1) + 4 * c * c + 2 * c * c
+    weights = first + (n - 1) * later + hp.get("num_classes", 0) * n * 4 * c + c * head + head * levels
+    return weights, 4 * hp.get("height", 28) * hp.get("width", 28) * (10 * n * c + head + levels)
+
+
 class GatedLayer(nn.Module):
     """One gated layer: (v, h) (B, Cin, H, W) each -> (v', h') (B, C, H, W) and a skip (B, C, H, W)."""
 

@@ -26,6 +26,12 @@ from engine.models.vae import IMAGE_SHAPE, N_PIXELS, standard_normal
 LOG_2PI = math.log(2 * math.pi)
 
 
+def cost(hp: dict) -> tuple[int, int]:
+    """(weights, bytes per example) of a PPCA with settings ``hp``: its buffers, and float64 work per image."""
+    d, latent = int(hp.get("data_dim", N_PIXELS)), int(hp.get("latent_dim", 2))
+    return d * latent + d + 1, 8 * (d * (latent + 2) + latent * latent)
+
+
 class PPCA(nn.Module):
     """PPCA with buffers ``mean`` (D,), ``W`` (D, L) and ``sigma2`` () so checkpoints hold it."""
 

@@ -27,6 +27,22 @@ ARCHS = ("mlp", "conv")
 _ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU}
 
 
+def cost(hp: dict) -> tuple[int, int]:
+    """(weights, activation bytes per image) of a VAE or autoencoder with settings ``hp`` (already range-checked).
+
+    An upper bound for either kind (the encoder counted with two outputs per latent dimension).
+    """
+    hidden, latent = list(hp.get("hidden", (512, 256))), int(hp.get("latent_dim", 2))
+    if hp.get("arch", "mlp") == "mlp":
+        sizes = [N_PIXELS, *hidden, 2 * latent] + [latent, *reversed(hidden), N_PIXELS]
+        pairs = [(a, b) for a, b in zip(sizes, sizes[1:]) if (a, b) != (2 * latent, latent)]
+    else:
+        pairs = [(16, 32), (512, 64), (3136, hidden[-1]), (hidden[-1], 2 * latent), (latent, hidden[-1]),
+                 (hidden[-1], 3136), (1024, 32), (512, 1)]
+    weights = sum(a * b + b for a, b in pairs)
+    return weights, 4 * 3 * (sum(b for _, b in pairs) + 64 * 14 * 14)
+
+
 class ElboParts(NamedTuple):
     """Per-image terms of the evidence lower bound, each (B,) in nats: elbo = recon - kl."""
 

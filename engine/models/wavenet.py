@@ -34,6 +34,18 @@ def bits_per_sample(nats: Tensor | float) -> Tensor | float:
     return nats / math.log(2)
 
 
+def cost(hp: dict) -> tuple[int, int]:
+    """(weights, bytes per clip being generated) of a WaveNet with settings ``hp`` (already range-checked):
+    per clip, each layer's queue of past inputs (its dilation x R) and the step's channels."""
+    q, r, s = hp.get("levels", 256), hp.get("residual", 32), hp.get("skip", 64)
+    per_stack, stacks = hp.get("layers_per_stack", 8), hp.get("stacks", 2)
+    n = per_stack * stacks
+    weights = q * r + n * (4 * r * r + 2 * r + r * r + r + r * s + s) + hp.get("cond_classes", 0) * n * 2 * r
+    weights += s * s + s + s * q + q
+    field = stacks * (2 ** per_stack - 1) + 1
+    return weights, 4 * (field * r + n * 4 * r + 2 * s + q)
+
+
 class WaveNet(nn.Module):
     """Gated dilated causal convolutions over μ-law codes with optional global conditioning."""
 

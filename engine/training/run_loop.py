@@ -33,7 +33,7 @@ from engine.events import Message, Progress
 from engine.training.data import RunData, fixed_latents, fixed_subset, make_samples
 from engine.training.folder import RunFolder, SavedState, restore_optimizer
 from engine.training.settings import Controls, Diverged, RunFinished, RunStarted, SamplesReady, SettingChanged, TrainSettings
-from engine.catalog import live_controls
+from engine.catalog import check_work, live_controls
 from engine.training.step import (CheckpointSaved, EpochEnd, Means, TrainStep, batch_tensor, checkpoint_config,
                                   evaluate)
 
@@ -49,6 +49,7 @@ class RunLoop:
     def __init__(self, folder: RunFolder, model: nn.Module, data: RunData, settings: TrainSettings,
                  config: dict, device: torch.device, controls: Controls | None = None,
                  dist: distributed.DistContext | None = None, export_path: str | os.PathLike | None = None):
+        check_work(model, settings.batch_size, f"batches of {settings.batch_size}")  # before the first batch
         self.export_path = export_path  # the model alone after every epoch (train --out), or None
         self.folder, self.model, self.data, self.settings, self.config = folder, model, data, settings, config
         self.device, self.dist = device, dist
@@ -79,14 +80,14 @@ class RunLoop:
             controls.attach(live_controls(self.model.kind))
 
     # ------------------------------------------------------------------ state
-    def _snapshot(self) -> tuple[int, dict, dict]:
-        """(step, weights, optimizer state): copies to roll back to after a divergence."""
+    def _snapshot(self) -> tuple[tuple[int, int, int], dict, dict, tuple[dict, int]]:
+        """(position, weights, optimizer state, epoch sums): copies to roll back to after a divergence."""
         weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        return self.step, weights, copy.deepcopy(self.opt.state_dict())
+        return self._position(), weights, copy.deepcopy(self.opt.state_dict()), (dict(self.means.sums), self.means.n)
 
     def _rollback(self) -> int:
         """Restore the snapshot's weights and optimizer moments (keeping the current lr); return its step."""
-        step, weights, opt_state = self.snapshot
+        (step, _, _), weights, opt_state, _ = self.snapshot
         lrs = [g["lr"] for g in self.opt.param_groups]
         self.model.load_state_dict(weights)
         self.opt.load_state_dict(copy.deepcopy(opt_state))
@@ -311,6 +312,8 @@ class RunLoop:
     def _stop(self) -> None:
         """Closed or interrupted: save where we are (atomically) and mark the run stopped (or diverged)."""
         status = "stopped" if self.status == "running" else self.status
+        if status == "diverged":  # the weights were rolled back: so is the position the checkpoint records
+            (self.step, self.epoch, self.batch), _, _, (self.means.sums, self.means.n) = self.snapshot
         try:
             self.save()
             self.log_status(status)

@@ -146,3 +146,19 @@ def test_nade_blocked_running_sum_equals_the_step_by_step_chain_over_many_blocks
             p.add_(torch.randn_like(p))
     done = ar.sample(model, 5, strategy="sample", seed=2, score=False)
     np.testing.assert_allclose(model.log_prob(torch.as_tensor(done.values)).detach().numpy(), done.log_prob, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind,hparams,words", [
+    ("nade", {"hidden": 10**7}, "between 1 and 8192"),
+    ("made", {"hidden": [8192, 8192, 8192], "masks": 64}, "more than the"),
+    ("made", {"ordering": "zigzag"}, "zigzag"),
+    ("nade", {"height": "x"}, "height"),
+])
+def test_checkpoint_settings_checked_before_building(tmp_path, kind, hparams, words):
+    """A header claiming settings that do not fit is refused with a sentence before a tensor is allocated."""
+    from engine.checkpoints import save_checkpoint
+    from engine.errors import CheckpointError
+
+    path = save_checkpoint(tmp_path / "m.safetensors", {"w": torch.zeros(2)}, {"kind": kind, "hparams": hparams})
+    with pytest.raises(CheckpointError, match=words):
+        load_model(path)
