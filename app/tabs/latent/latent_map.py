@@ -40,6 +40,17 @@ class ScrubViewBox(pg.ViewBox):
         super().mouseDragEvent(ev, axis)
 
 
+class MarkerItem(pg.ScatterPlotItem):
+    """A scatter that only shows: it never takes a click or hover, so a click on a marker (the
+    cursor's "+" is always under the pointer) reaches the map and pins or inspects."""
+
+    def mouseClickEvent(self, ev) -> None:
+        ev.ignore()
+
+    def hoverEvent(self, ev) -> None:
+        return None
+
+
 class LatentMapView(pg.PlotWidget):
     """Signals: ``hovered(x, y)``, ``clicked(x, y, modifiers)``, ``pin_moved(i, x, y)``."""
 
@@ -69,9 +80,9 @@ class LatentMapView(pg.PlotWidget):
         self.prior_rings = pg.PlotCurveItem(pen=pg.mkPen(30, 30, 200, 200, width=1.5, style=Qt.PenStyle.DashLine),
                                             connect="finite")
         self.path = pg.PlotCurveItem(pen=pg.mkPen(0, 0, 0, width=2))
-        self.samples = pg.ScatterPlotItem(size=8, symbol="x", pen=pg.mkPen(0, 0, 0, width=1.5), brush=None)
+        self.samples = MarkerItem(size=8, symbol="x", pen=pg.mkPen(0, 0, 0, width=1.5), brush=None)
         self.inspected = pg.PlotCurveItem(pen=pg.mkPen(214, 39, 40, width=2.5), connect="finite")
-        self.cursor = pg.ScatterPlotItem(size=14, symbol="+", pen=pg.mkPen(0, 0, 0, width=2), brush=None)
+        self.cursor = MarkerItem(size=14, symbol="+", pen=pg.mkPen(0, 0, 0, width=2), brush=None)
         for item in (self.ellipses, self.prior_rings, self.path, self.samples, self.inspected, self.cursor):
             self.plot_item.addItem(item, ignoreBounds=True)
         self.prior_rings.setVisible(False)

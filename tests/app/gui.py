@@ -1,0 +1,123 @@
+"""Real user input for the GUI tests: press the widget a user would press.
+
+A test of a user action presses the real widget (a button, a point on a map
+or plot, keys into a field) with QTest events at widget coordinates; it never
+calls the slot or emits the signal itself.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QAbstractButton, QScrollArea, QWidget
+
+LEFT = Qt.MouseButton.LeftButton
+NO_MOD = Qt.KeyboardModifier.NoModifier
+
+
+def scroll_into_view(widget: QWidget) -> None:
+    """Scroll every QScrollArea holding ``widget`` so that it is on screen, as a user would."""
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QScrollArea):
+            parent.ensureWidgetVisible(widget, 0, 0)
+        parent = parent.parentWidget()
+
+
+def press(qtbot, button: QAbstractButton, modifier=NO_MOD) -> None:
+    """Click ``button`` in its middle with the left mouse button; it must be visible and enabled."""
+    scroll_into_view(button)
+    assert button.isVisible(), f"{button.text()!r} is not visible"
+    assert button.isEnabled(), f"{button.text()!r} is disabled"
+    qtbot.mouseClick(button, LEFT, modifier, button.rect().center())
+
+
+def type_into(qtbot, field: QWidget, text: str) -> None:
+    """Select all in ``field`` (a line edit or spin box) and type ``text`` with the keyboard."""
+    scroll_into_view(field)
+    field.setFocus()
+    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+
+
+def view_point(plot, x: float, y: float, view=None) -> QPoint:
+    """Widget (viewport) coordinates of data point (x, y) of a pyqtgraph GraphicsView ``plot``.
+
+    ``view`` is the ViewBox holding the data (the plot's own by default)."""
+    view = view if view is not None else plot.getPlotItem().getViewBox()
+    scene = view.mapViewToScene(QPointF(x, y))
+    return plot.mapFromScene(scene)
+
+
+def click_plot(qtbot, plot, x: float, y: float, modifier=NO_MOD, view=None) -> None:
+    """Move to, then left-click data point (x, y) of ``plot`` at widget coordinates."""
+    QTest.mouseMove(plot.viewport(), view_point(plot, x, y, view))
+    qtbot.wait(5)  # the move may lay the view out again: map the point afresh
+    QTest.mouseClick(plot.viewport(), LEFT, modifier, view_point(plot, x, y, view))
+    qtbot.wait(5)
+
+
+def move_plot(qtbot, plot, x: float, y: float, view=None) -> None:
+    """Move the mouse over data point (x, y) of ``plot``, then wait 20 ms (pyqtgraph's scene drops a
+    move that comes sooner than 1/60 s after the last one)."""
+    QTest.mouseMove(plot.viewport(), view_point(plot, x, y, view))
+    qtbot.wait(20)
+
+
+def drag(qtbot, widget: QWidget, points, modifier=NO_MOD) -> None:
+    """Press the left button at ``points[0]`` of ``widget``, move through the rest, release at the last."""
+    points = [QPoint(*map(int, p)) if not isinstance(p, QPoint) else p for p in points]
+    QTest.mouseMove(widget, points[0])
+    QTest.mousePress(widget, LEFT, modifier, points[0])
+    for p in points[1:]:
+        QTest.mouseMove(widget, p)
+        qtbot.wait(20)  # pyqtgraph drops moves closer than 1/60 s
+    QTest.mouseRelease(widget, LEFT, modifier, points[-1])
+    qtbot.wait(5)
+
+
+def choose(qtbot, combo, text: str) -> None:
+    """Pick ``text`` in a QComboBox with the arrow keys, as a keyboard user does (emits ``activated``)."""
+    scroll_into_view(combo)
+    items = [combo.itemText(i) for i in range(combo.count())]
+    assert text in items, f"{text!r} is not among {items}"
+    combo.setFocus()
+    key = Qt.Key.Key_Down if items.index(text) > combo.currentIndex() else Qt.Key.Key_Up
+    while combo.currentText() != text:
+        qtbot.keyClick(combo, key)
+
+
+def wheel(widget: QWidget, pos: QPoint, notches: int) -> None:
+    """Turn the mouse wheel over ``pos`` of ``widget`` by ``notches`` (positive: away from the user)."""
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    event = QWheelEvent(QPointF(pos), QPointF(widget.mapToGlobal(pos)), QPoint(0, 0), QPoint(0, 120 * notches),
+                        Qt.MouseButton.NoButton, NO_MOD, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def right_click(qtbot, widget: QWidget) -> None:
+    qtbot.mouseClick(widget, Qt.MouseButton.RightButton, NO_MOD, widget.rect().center())
+
+
+def open_tab(qtbot, window, key: str):
+    """Show ``window`` at the default 1200 x 800 and click the tab bar on tab ``key``; returns the tab."""
+    if not window.isVisible():
+        window.resize(1200, 800)
+        window.show()
+        qtbot.waitExposed(window)
+    tab = window.tab_by_key[key]
+    bar = window.tabs.tabBar()
+    qtbot.mouseClick(bar, LEFT, NO_MOD, bar.tabRect(window.tabs.indexOf(tab)).center())
+    assert window.tabs.currentWidget() is tab
+    return tab
+
+
+def select_row(qtbot, view, row: int, modifier=NO_MOD) -> None:
+    """Click row ``row`` of a QListWidget."""
+    scroll_into_view(view)
+    view.scrollToItem(view.item(row))
+    rect = view.visualItemRect(view.item(row))
+    qtbot.mouseClick(view.viewport(), LEFT, modifier, rect.center())
