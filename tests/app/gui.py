@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractButton, QScrollArea, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QScrollArea, QWidget
 
 LEFT = Qt.MouseButton.LeftButton
 NO_MOD = Qt.KeyboardModifier.NoModifier
@@ -78,20 +78,33 @@ def drag(qtbot, widget: QWidget, points, modifier=NO_MOD) -> None:
 
 
 def choose(qtbot, combo, text: str) -> None:
-    """Pick ``text`` in a QComboBox with the arrow keys, as a keyboard user does (emits ``activated``)."""
+    """Open a QComboBox's list and click ``text`` in it, as a user does (emits ``activated`` once)."""
     scroll_into_view(combo)
     items = [combo.itemText(i) for i in range(combo.count())]
     assert text in items, f"{text!r} is not among {items}"
-    combo.setFocus()
-    key = Qt.Key.Key_Down if items.index(text) > combo.currentIndex() else Qt.Key.Key_Up
-    while combo.currentText() != text:
-        qtbot.keyClick(combo, key)
+    assert combo.isVisible() and combo.isEnabled(), f"the list holding {text!r} cannot be opened"
+    qtbot.mouseClick(combo, LEFT, NO_MOD, combo.rect().center())
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible, timeout=2000)
+    qtbot.wait(QApplication.doubleClickInterval() + 20)  # the list ignores a release this soon after it opens
+    index = combo.model().index(items.index(text), 0)
+    view.scrollTo(index)
+    rect = view.visualRect(index)
+    QTest.mouseMove(view.viewport(), rect.center())
+    for _ in range(3):  # on a loaded machine the list may still be opening: a release that early is ignored
+        qtbot.mouseClick(view.viewport(), LEFT, NO_MOD, rect.center())
+        try:
+            qtbot.waitUntil(lambda: not view.isVisible(), timeout=1500)
+            break
+        except qtbot.TimeoutError:
+            continue
+    assert not view.isVisible(), f"the list did not close on {text!r}"
+    assert combo.currentText() == text
 
 
 def wheel(widget: QWidget, pos: QPoint, notches: int) -> None:
     """Turn the mouse wheel over ``pos`` of ``widget`` by ``notches`` (positive: away from the user)."""
     from PySide6.QtGui import QWheelEvent
-    from PySide6.QtWidgets import QApplication
 
     event = QWheelEvent(QPointF(pos), QPointF(widget.mapToGlobal(pos)), QPoint(0, 0), QPoint(0, 120 * notches),
                         Qt.MouseButton.NoButton, NO_MOD, Qt.ScrollPhase.NoScrollPhase, False)
@@ -121,3 +134,10 @@ def select_row(qtbot, view, row: int, modifier=NO_MOD) -> None:
     view.scrollToItem(view.item(row))
     rect = view.visualItemRect(view.item(row))
     qtbot.mouseClick(view.viewport(), LEFT, modifier, rect.center())
+
+
+def button(parent: QWidget, text: str) -> QAbstractButton:
+    """The one button labelled ``text`` under ``parent`` (for buttons a panel keeps no name for)."""
+    found = [b for b in parent.findChildren(QAbstractButton) if b.text() == text]
+    assert len(found) == 1, f"{len(found)} buttons read {text!r}"
+    return found[0]
