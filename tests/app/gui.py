@@ -19,8 +19,14 @@ def scroll_into_view(widget: QWidget) -> None:
     """Scroll every QScrollArea holding ``widget`` so that it is on screen, as a user would."""
     parent = widget.parentWidget()
     while parent is not None:
-        if isinstance(parent, QScrollArea):
-            parent.ensureWidgetVisible(widget, 0, 0)
+        if isinstance(parent, QScrollArea) and parent.widget() is not None:
+            # QScrollArea.ensureWidgetVisible(w, 0, 0) left a nested spin box 8 px short of the viewport's bottom
+            top = widget.mapTo(parent.widget(), QPoint(0, 0)).y()
+            bar, height = parent.verticalScrollBar(), parent.viewport().height()
+            if top < bar.value():
+                bar.setValue(top)
+            elif top + widget.height() > bar.value() + height:
+                bar.setValue(min(top, top + widget.height() - height))
         parent = parent.parentWidget()
 
 
