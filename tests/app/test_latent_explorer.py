@@ -45,6 +45,17 @@ def test_hover_decodes_latest_position(qtbot, tab):
     assert f"{x:+.2f}" in tab.panel.cursor_label.text()
 
 
+def test_the_point_where_a_fast_mouse_stops_is_decoded(qtbot, tab):
+    from PySide6.QtTest import QTest
+
+    for x in np.linspace(-2, 1, 12):  # faster than pyqtgraph's 60 moves per second
+        QTest.mouseMove(tab.map.viewport(), view_point(tab.map, float(x), -0.5))
+    def cursor():
+        return float(tab.map.cursor.data["x"][0]), float(tab.map.cursor.data["y"][0])
+
+    qtbot.waitUntil(lambda: cursor() == pytest.approx((1.0, -0.5), abs=PIXEL), timeout=2000)
+
+
 def test_a_click_pins_once_and_pins_feed_the_interpolation_strip(qtbot, tab, tmp_path, monkeypatch):
     clicks = []
     tab.map.clicked.connect(lambda *a: clicks.append(a))
