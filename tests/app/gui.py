@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractButton, QApplication, QScrollArea, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QCheckBox, QRadioButton, QScrollArea, QWidget
 
 LEFT = Qt.MouseButton.LeftButton
 NO_MOD = Qt.KeyboardModifier.NoModifier
@@ -35,7 +35,10 @@ def press(qtbot, button: QAbstractButton, modifier=NO_MOD) -> None:
     scroll_into_view(button)
     assert button.isVisible(), f"{button.text()!r} is not visible"
     assert button.isEnabled(), f"{button.text()!r} is disabled"
-    qtbot.mouseClick(button, LEFT, modifier, button.rect().center())
+    pos = button.rect().center()
+    if isinstance(button, (QCheckBox, QRadioButton)):  # only the box and its text take a click
+        pos.setX(min(pos.x(), 8))
+    qtbot.mouseClick(button, LEFT, modifier, pos)
 
 
 def type_into(qtbot, field: QWidget, text: str) -> None:
@@ -91,20 +94,12 @@ def choose(qtbot, combo, text: str) -> None:
     assert combo.isVisible() and combo.isEnabled(), f"the list holding {text!r} cannot be opened"
     qtbot.mouseClick(combo, LEFT, NO_MOD, combo.rect().center())
     view = combo.view()
-    qtbot.waitUntil(view.isVisible, timeout=2000)
+    qtbot.waitUntil(view.isVisible, timeout=5000)
     qtbot.wait(QApplication.doubleClickInterval() + 20)  # the list ignores a release this soon after it opens
     index = combo.model().index(items.index(text), 0)
     view.scrollTo(index)
     rect = view.visualRect(index)
-    QTest.mouseMove(view.viewport(), rect.center())
-    for _ in range(3):  # on a loaded machine the list may still be opening: a release that early is ignored
-        qtbot.mouseClick(view.viewport(), LEFT, NO_MOD, rect.center())
-        try:
-            qtbot.waitUntil(lambda: not view.isVisible(), timeout=1500)
-            break
-        except qtbot.TimeoutError:
-            continue
-    assert not view.isVisible(), f"the list did not close on {text!r}"
+    click_in_popup(qtbot, view.viewport(), rect.center(), view)
     assert combo.currentText() == text
 
 
@@ -147,3 +142,40 @@ def button(parent: QWidget, text: str) -> QAbstractButton:
     found = [b for b in parent.findChildren(QAbstractButton) if b.text() == text]
     assert len(found) == 1, f"{len(found)} buttons read {text!r}"
     return found[0]
+
+
+def menu(qtbot, window, title: str, item: str) -> None:
+    """Click menu ``title`` in the window's menu bar, then ``item`` in it (``&`` accelerators ignored)."""
+    bar = window.menuBar()
+    top = next(a for a in bar.actions() if a.text().replace("&", "") == title)
+    qtbot.mouseClick(bar, LEFT, NO_MOD, bar.actionGeometry(top).center())
+    popup = top.menu()
+    qtbot.waitUntil(popup.isVisible, timeout=5000)
+    action = next(a for a in popup.actions() if a.text().replace("&", "") == item)
+    assert action.isEnabled(), f"{title} › {item} is disabled"
+    qtbot.wait(QApplication.doubleClickInterval() + 20)
+    click_in_popup(qtbot, popup, popup.actionGeometry(action).center(), popup)
+
+
+def click_in_popup(qtbot, widget: QWidget, pos: QPoint, popup: QWidget) -> None:
+    """Click ``pos`` of ``widget`` in an open ``popup`` (a combo's list, a menu) until the popup closes: on a
+    loaded machine a popup that is still opening ignores the release."""
+    for dx in range(8, -1, -1):  # a menu takes a release only after the mouse moved (more than 6 motions)
+        QTest.mouseMove(widget, pos + QPoint(dx, 0))
+    for _ in range(4):
+        qtbot.mouseClick(widget, LEFT, NO_MOD, pos)
+        try:
+            qtbot.waitUntil(lambda: not popup.isVisible(), timeout=1500)
+            return
+        except qtbot.TimeoutError:
+            continue
+    raise AssertionError("the popup did not close on the click")
+
+
+def open_checkpoint_from_menu(qtbot, window, monkeypatch, path) -> None:
+    """File › Open checkpoint… in the menu bar, the file dialog answering ``path``."""
+    monkeypatch.setattr("app.main_window.QFileDialog.getOpenFileName", lambda *a, **k: (str(path), ""))
+    if not window.isVisible():
+        window.show()
+        qtbot.waitExposed(window)
+    menu(qtbot, window, "File", "Open checkpoint…")

@@ -11,7 +11,7 @@ from app.main_window import build_context, parse_args, startup_notices
 from app.worker import JobState
 from engine.checkpoints import save_checkpoint
 from engine.data.folder import DataFolder
-from tests.app.gui import press
+from tests.app.gui import open_checkpoint_from_menu, press
 
 
 def menu_texts(window):
@@ -110,19 +110,21 @@ def test_error_in_job_shows_message_and_app_keeps_working(qtbot, make_window):
     qtbot.waitUntil(lambda: ok.state is JobState.DONE, timeout=5000)
 
 
-def test_open_corrupt_checkpoint_gives_one_sentence(qtbot, make_window, tmp_path):
+def test_open_corrupt_checkpoint_gives_one_sentence(qtbot, make_window, tmp_path, monkeypatch):
     window = make_window()
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00\x01garbage")
-    assert window.open_checkpoint(bad) is False
+    open_checkpoint_from_menu(qtbot, window, monkeypatch, bad)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=2000)
     box = window.findChild(QMessageBox)
     assert "broken.safetensors" in box.text() and box.detailedText() == ""
 
 
-def test_open_checkpoint_of_kind_no_tab_takes(qtbot, make_window, tmp_path):
+def test_open_checkpoint_of_kind_no_tab_takes(qtbot, make_window, tmp_path, monkeypatch):
     window = make_window()
     path = save_checkpoint(tmp_path / "m.safetensors", {"w": torch.zeros(2)}, {"kind": "nade", "hparams": {}})
-    assert window.open_checkpoint(path) is False
+    open_checkpoint_from_menu(qtbot, window, monkeypatch, path)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=2000)
     assert "'nade'" in window.findChild(QMessageBox).text()
 
 

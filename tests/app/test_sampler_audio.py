@@ -15,7 +15,7 @@ from engine.checkpoints import save_checkpoint
 from engine.models.wavenet import WaveNet
 from engine.training.loop import checkpoint_config
 from tests.app import gui
-from tests.app.gui import open_tab, press, type_into
+from tests.app.gui import open_checkpoint_from_menu, press, type_into
 
 
 @pytest.fixture
@@ -142,9 +142,9 @@ def test_a_broken_priming_file_is_named(qtbot, make_window, tiny_checkpoint, tmp
     assert start(qtbot, page) is None and "bad.wav" in page.note.text()
 
 
-def test_file_open_checkpoint_routes_a_wavenet_to_the_audio_mode(qtbot, make_window, tiny_checkpoint):
+def test_file_open_checkpoint_routes_a_wavenet_to_the_audio_mode(qtbot, make_window, tiny_checkpoint, monkeypatch):
     window = make_window()
-    window.open_checkpoint(tiny_checkpoint)
+    open_checkpoint_from_menu(qtbot, window, monkeypatch, tiny_checkpoint)
     sampler = window.tab_by_key["sampler"]
     qtbot.waitUntil(lambda: sampler.audio.models.path == tiny_checkpoint, timeout=10000)
     assert window.tabs.currentWidget() is sampler and sampler.stack.currentWidget() is sampler.audio
