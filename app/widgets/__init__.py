@@ -1,7 +1,23 @@
 """Small reusable views and layout helpers."""
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDoubleSpinBox, QScrollArea, QSpinBox, QSplitter, QWidget
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QGraphicsView, QScrollArea, QSpinBox, QSplitter, QWidget
+
+
+class WheelScrollsPanel(QObject):
+    """Event filter for the plots inside a scrolling side panel: the mouse wheel scrolls the panel (as over
+    any other part of it) instead of zooming the plot; Ctrl+wheel still zooms. The main view beside the
+    panel keeps its wheel zoom."""
+
+    def __init__(self, scroll: QScrollArea) -> None:
+        super().__init__(scroll)
+        self.scroll = scroll
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() != QEvent.Type.Wheel or event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            return False
+        QApplication.sendEvent(self.scroll.verticalScrollBar(), event)
+        return True
 
 
 def with_side_panel(main: QWidget, panel: QWidget, panel_width: int = 360) -> QSplitter:
@@ -10,8 +26,13 @@ def with_side_panel(main: QWidget, panel: QWidget, panel_width: int = 360) -> QS
     scroll = QScrollArea()
     scroll.setWidget(panel)
     scroll.setWidgetResizable(True)
-    scroll.setMinimumWidth(panel_width)
+    # wide enough for every button and label of the panel at its natural size (no clipped text)
+    natural = panel.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 2 * scroll.frameWidth()
+    scroll.setMinimumWidth(max(panel_width, min(natural, panel.maximumWidth())))
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    wheel = WheelScrollsPanel(scroll)
+    for plot in panel.findChildren(QGraphicsView):
+        plot.viewport().installEventFilter(wheel)
     split = QSplitter()
     split.addWidget(main)
     split.addWidget(scroll)

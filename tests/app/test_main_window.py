@@ -11,6 +11,7 @@ from app.main_window import build_context, parse_args, startup_notices
 from app.worker import JobState
 from engine.checkpoints import save_checkpoint
 from engine.data.folder import DataFolder
+from tests.app.gui import open_checkpoint_from_menu, press
 
 
 def menu_texts(window):
@@ -76,19 +77,19 @@ def test_stop_button_cancels_running_job(qtbot, make_window):
 
     job = window.context.worker.submit(forever, name="forever")
     qtbot.waitUntil(lambda: window.job_stop.isVisible(), timeout=5000)
-    window.job_stop.click()
+    press(qtbot, window.job_stop)
     qtbot.waitUntil(lambda: job.state is JobState.CANCELLED, timeout=2000)
 
 
 def test_geometry_and_last_tab_are_remembered(qtbot, make_window):
     first = make_window()
     first.show()
-    first.resize(700, 520)
+    first.resize(760, 520)  # above the window's minimum width (715 px: side panels fit their text)
     first.tabs.setCurrentIndex(2)
     first.close()
     second = make_window()
     assert second.tabs.currentIndex() == 2
-    assert (second.width(), second.height()) == (700, 520)
+    assert (second.width(), second.height()) == (760, 520)
 
 
 def test_error_in_job_shows_message_and_app_keeps_working(qtbot, make_window):
@@ -109,16 +110,17 @@ def test_error_in_job_shows_message_and_app_keeps_working(qtbot, make_window):
     qtbot.waitUntil(lambda: ok.state is JobState.DONE, timeout=5000)
 
 
-def test_open_corrupt_checkpoint_gives_one_sentence(qtbot, make_window, tmp_path):
+def test_open_corrupt_checkpoint_gives_one_sentence(qtbot, make_window, tmp_path, monkeypatch):
     window = make_window()
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00\x01garbage")
-    assert window.open_checkpoint(bad) is False
+    open_checkpoint_from_menu(qtbot, window, monkeypatch, bad)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=2000)
     box = window.findChild(QMessageBox)
     assert "broken.safetensors" in box.text() and box.detailedText() == ""
 
 
-def test_open_checkpoint_of_kind_no_tab_takes(qtbot, make_window, tmp_path):
+def test_open_checkpoint_of_kind_no_tab_takes(qtbot, make_window, tmp_path, monkeypatch):
     """A kind the catalog knows but no view shows is refused by name."""
     from dataclasses import replace
 
@@ -129,7 +131,8 @@ def test_open_checkpoint_of_kind_no_tab_takes(qtbot, make_window, tmp_path):
         window = make_window()
         path = save_checkpoint(tmp_path / "m.safetensors", {"w": torch.zeros(2)},
                                {"kind": "headless", "hparams": {}})
-        assert window.open_checkpoint(path) is False
+        open_checkpoint_from_menu(qtbot, window, monkeypatch, path)
+        qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=2000)
         assert "'headless'" in window.findChild(QMessageBox).text()
     finally:
         catalog.unregister("headless")

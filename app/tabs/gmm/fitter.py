@@ -92,6 +92,9 @@ class GmmFitterTab(QWidget):
         self.history.setToolTip("Rewind through every E and M step")
         self.history.valueChanged.connect(self.show_frame)
         self.frame_label = QLabel("No fit yet")
+        # room for the longest frame text: the slider does not jump, the text is never cut
+        self.frame_label.setMinimumWidth(self.frame_label.fontMetrics().horizontalAdvance(
+            "iteration 000, M step, log-lik -000.0000") + 8)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
         self._layout()

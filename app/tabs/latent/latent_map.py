@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 
 from app.widgets.ellipses import many_ellipses
 from app.widgets.point_cloud import PointCloudItem, palette
@@ -40,6 +40,17 @@ class ScrubViewBox(pg.ViewBox):
         super().mouseDragEvent(ev, axis)
 
 
+class MarkerItem(pg.ScatterPlotItem):
+    """A scatter that only shows: it never takes a click or hover, so a click on a marker (the
+    cursor's "+" is always under the pointer) reaches the map and pins or inspects."""
+
+    def mouseClickEvent(self, ev) -> None:
+        ev.ignore()
+
+    def hoverEvent(self, ev) -> None:
+        return None
+
+
 class LatentMapView(pg.PlotWidget):
     """Signals: ``hovered(x, y)``, ``clicked(x, y, modifiers)``, ``pin_moved(i, x, y)``."""
 
@@ -69,9 +80,9 @@ class LatentMapView(pg.PlotWidget):
         self.prior_rings = pg.PlotCurveItem(pen=pg.mkPen(30, 30, 200, 200, width=1.5, style=Qt.PenStyle.DashLine),
                                             connect="finite")
         self.path = pg.PlotCurveItem(pen=pg.mkPen(0, 0, 0, width=2))
-        self.samples = pg.ScatterPlotItem(size=8, symbol="x", pen=pg.mkPen(0, 0, 0, width=1.5), brush=None)
+        self.samples = MarkerItem(size=8, symbol="x", pen=pg.mkPen(0, 0, 0, width=1.5), brush=None)
         self.inspected = pg.PlotCurveItem(pen=pg.mkPen(214, 39, 40, width=2.5), connect="finite")
-        self.cursor = pg.ScatterPlotItem(size=14, symbol="+", pen=pg.mkPen(0, 0, 0, width=2), brush=None)
+        self.cursor = MarkerItem(size=14, symbol="+", pen=pg.mkPen(0, 0, 0, width=2), brush=None)
         for item in (self.ellipses, self.prior_rings, self.path, self.samples, self.inspected, self.cursor):
             self.plot_item.addItem(item, ignoreBounds=True)
         self.prior_rings.setVisible(False)
@@ -79,6 +90,12 @@ class LatentMapView(pg.PlotWidget):
         self.legend = self.plot_item.addLegend(offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
         self._legend_items = []
         self.scene().sigMouseMoved.connect(self._on_move)
+        # pyqtgraph's scene drops a move that follows the last within 1/60 s: when the mouse stops, the
+        # position it stopped at is decoded 30 ms later all the same
+        self._last_scene_pos: QPointF | None = None
+        self._hovered_at: QPointF | None = None
+        self._settle = QTimer(self, singleShot=True, interval=30)
+        self._settle.timeout.connect(lambda: self._on_move(self._last_scene_pos))
         self.scene().sigMouseClicked.connect(self._on_click)
 
     # -------------------------------------------------------------- data
@@ -176,7 +193,15 @@ class LatentMapView(pg.PlotWidget):
             return None
         return self.view.mapSceneToView(scene_pos)
 
+    def mouseMoveEvent(self, event) -> None:
+        super().mouseMoveEvent(event)
+        self._last_scene_pos = self.mapToScene(event.position().toPoint())
+        self._settle.start()
+
     def _on_move(self, scene_pos) -> None:
+        if scene_pos is None or scene_pos == self._hovered_at:
+            return
+        self._hovered_at = QPointF(scene_pos)
         point = self._to_view(scene_pos)
         if point is not None:
             self.cursor.setData([point.x()], [point.y()])

@@ -5,6 +5,7 @@ Widgets only; the page (:mod:`app.tabs.sampler.audio`) wires them to the engine.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -76,6 +77,7 @@ class AudioPanel(QWidget):
         self.rtf = QProgressBar()
         self.rtf.setRange(0, int(RTF_MAX * 100))
         self.rtf.setFormat("speed: –")
+        self.rtf.setAlignment(Qt.AlignmentFlag.AlignCenter)  # the style draws the text over the fill in contrast
         self.rtf.setToolTip("Generated seconds per wall-clock second; above 1x the sound never waits")
         self.sound = QLabel()
         self.sound.setWordWrap(True)

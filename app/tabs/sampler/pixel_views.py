@@ -61,6 +61,8 @@ class PanelGrid(pg.GraphicsLayoutWidget):
                 self.markers.append(marker)
 
     def set_title(self, panel: int, text: str) -> None:
+        if len(self.titles) >= 3:  # side by side: one figure a line, so four panels fit the canvas's width
+            text = text.replace(" · ", "<br>")
         if self.titles[panel].text != text:  # laying out rich text costs ~1 ms
             self.titles[panel].setText(text, size="9pt", color="#222")
 

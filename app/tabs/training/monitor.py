@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from datetime import datetime
 from pathlib import Path
 
@@ -78,20 +79,25 @@ class TrainingMonitorTab(QWidget):
 
     def _connect(self) -> None:
         p = self.panel
-        p.buttons["Start"].clicked.connect(self.start)
-        p.buttons["Pause"].clicked.connect(self.pause)
-        p.buttons["Resume"].clicked.connect(self.resume)
-        p.buttons["Stop"].clicked.connect(self.stop)
-        p.apply_lr.clicked.connect(self.apply_lr)
-        p.apply_beta.clicked.connect(self.apply_beta)
+        # clicked(bool) would land in start's resume_dir: every button calls its action with no arguments
+        for button, action in ((p.buttons["Start"], self.start), (p.buttons["Pause"], self.pause),
+                               (p.buttons["Resume"], self.resume), (p.buttons["Stop"], self.stop),
+                               (p.apply_lr, self.apply_lr), (p.apply_beta, self.apply_beta),
+                               (p.refresh, self.refresh_runs), (p.overlay, self.overlay_selected),
+                               (p.resume_run, self.resume_selected), (p.use_in_explorer, self.use_selected)):
+            button.clicked.connect(lambda _checked=False, action=action: self._pressed(action))
         p.smoothing.valueChanged.connect(self._smoothing_changed)
         p.log_x.toggled.connect(self._log_changed)
         p.log_y.toggled.connect(self._log_changed)
-        p.refresh.clicked.connect(self.refresh_runs)
-        p.overlay.clicked.connect(self.overlay_selected)
-        p.resume_run.clicked.connect(self.resume_selected)
-        p.use_in_explorer.clicked.connect(self.use_selected)
         self.curves.set_smoothing(p.smoothing.value() / 100)
+
+    def _pressed(self, action) -> None:
+        """Run a button's ``action``; an unexpected failure is said in the tab, not only on stderr."""
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001 - a button must never fail silently
+            traceback.print_exc()
+            self.say(f"That did not work: {type(exc).__name__}: {exc}. Details are on the console.")
 
     # -------------------------------------------------------------- runs
     def start(self, resume_dir: Path | None = None) -> Job | None:
