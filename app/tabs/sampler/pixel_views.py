@@ -12,7 +12,8 @@ import pyqtgraph as pg
 
 HEAT_MAX = 4.0  # nats per pixel at the top of the heatmap's colour scale
 UNPAINTED = np.array([0.26, 0.26, 0.30], np.float32)
-_HEAT_LUT = pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.float32) / 255.0
+HEAT_MAP = pg.colormap.get("inferno")
+_HEAT_LUT = HEAT_MAP.getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.float32) / 255.0
 LEGEND = ("<span style='color:#999'>&#9632;</span> model &nbsp; <span style='color:#1f77b4'>&#9632;</span> "
           "after the strategy &nbsp; <span style='color:#d62728'>&#9632;</span> cut away")
 MARKS = [(214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
@@ -36,6 +37,7 @@ class PanelGrid(pg.GraphicsLayoutWidget):
         self.images: list[pg.ImageItem] = []
         self.heats: list[pg.ImageItem] = []
         self.markers: list[pg.PlotCurveItem] = []
+        self.colour_bar: pg.ColorBarItem | None = None
         self.set_panels(["sample"])
 
     def _view(self, row: int, col: int) -> pg.ViewBox:
@@ -59,6 +61,8 @@ class PanelGrid(pg.GraphicsLayoutWidget):
                 marker = pg.PlotCurveItem(pen=pg.mkPen(230, 30, 30, width=2), connect="finite")
                 view.addItem(marker, ignoreBounds=True)
                 self.markers.append(marker)
+        self.colour_bar = heat_colour_bar()
+        self.addItem(self.colour_bar, row=1 if single else 2, col=2 if single else len(titles))
 
     def set_title(self, panel: int, text: str) -> None:
         if self.titles[panel].text != text:  # laying out rich text costs ~1 ms
@@ -84,6 +88,17 @@ class PanelGrid(pg.GraphicsLayoutWidget):
         xs = (marks[:, 1:2] + box_x).ravel()
         ys = (marks[:, 0:1] + box_y).ravel()
         return xs, ys
+
+
+def heat_colour_bar() -> pg.ColorBarItem:
+    """The heatmaps' colour scale: −log p per pixel, 0 to HEAT_MAX nats (fixed, not a control)."""
+    bar = pg.ColorBarItem(values=(0.0, HEAT_MAX), colorMap=HEAT_MAP, interactive=False, width=12, pen="#444",
+                          label="−log p (nats)", colorMapMenu=False)
+    for axis in (bar.axis, bar.getAxis("left")):
+        axis.setTextPen("#222")
+        axis.setPen("#444")
+    bar.axis.setTicks([[(v, f"{v:g}" if v < HEAT_MAX else f"≥{v:g}") for v in np.arange(0.0, HEAT_MAX + 0.5, 1.0)]])
+    return bar
 
 
 class DistributionBars(pg.PlotWidget):
