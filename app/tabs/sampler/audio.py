@@ -111,7 +111,8 @@ class AudioSamplerPage(QWidget):
 
     def _show_sound_status(self, extra: str = "") -> None:
         audio = self.context.audio
-        text = extra or ("Sound: " + audio.device if audio.available else audio.describe())
+        rate = f"; played at {self.model.sample_rate:,} Hz" if self.model is not None else ""
+        text = extra or (f"Sound: {audio.device_name}{rate}" if audio.available else audio.describe())
         self.panel.sound.setText(text)
 
     # ------------------------------------------------------------- models
@@ -130,6 +131,7 @@ class AudioSamplerPage(QWidget):
             f"{m.residual} residual / {m.skip_channels} skip channels, {m.levels} μ-law levels at {m.sample_rate} Hz; "
             f"receptive field {m.receptive_field} samples ({1000 * m.receptive_field / m.sample_rate:.0f} ms). "
             f"{_test_line(m)}")
+        self._show_sound_status()
         self._update_buttons()
 
     # --------------------------------------------------------------- runs
@@ -282,6 +284,9 @@ class AudioSamplerPage(QWidget):
     def _render(self) -> None:
         if self.player is not None:
             self.scope.set_playhead(self.player.played_s)
+            if self.player.done.is_set() and not self.running():  # the clip has played to its end
+                self.player = None
+                self._update_buttons()
         self.scope.render()
 
     def _update_buttons(self) -> None:
