@@ -284,9 +284,8 @@ class AudioSamplerPage(QWidget):
     def _render(self) -> None:
         if self.player is not None:
             self.scope.set_playhead(self.player.played_s)
-            if self.player.done.is_set() and not self.running():  # the clip has played to its end
-                self.player = None
-                self._update_buttons()
+            if self.panel.buttons["Stop"].isEnabled() and self.player.done.is_set() and not self.running():
+                self._update_buttons()  # the clip has played to its end: nothing left to stop
         self.scope.render()
 
     def _update_buttons(self) -> None:
@@ -295,7 +294,7 @@ class AudioSamplerPage(QWidget):
         b["Start"].setEnabled(self.model is not None and (not running or self.held))
         b["Pause"].setEnabled(running)
         b["Pause"].setText("Resume" if running and self.held else "Pause")
-        b["Stop"].setEnabled(running or self.player is not None)
+        b["Stop"].setEnabled(running or (self.player is not None and not self.player.done.is_set()))
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)
