@@ -240,7 +240,7 @@ class LatentExplorerTab(QWidget):
     # ---------------------------------------------------------- sampling
     def set_mixture_prior(self, prior) -> None:
         """A mixture fitted on a model's codes (GMM fitter, a LatentPrior) becomes a prior choice of that model only."""
-        label = f"Mixture, K = {prior.gmm.n_components}, {prior.space}"
+        label = f"Mixture, K = {prior.gmm.n_components}"
         self.priors[label] = prior
         if not self._prior_applies(prior):
             self.set_note(f"{label} was fitted in the latent space of {prior.space}; it is a prior there only. "
