@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from app.tabs.sampler.board import BLANK_INK, InkCut
 from engine.data.folder import DataFolder, shared_data_dir
+from tests.app.test_sampler_image import open_page
 
 SHARED = shared_data_dir()
 needs_data = pytest.mark.skipif(SHARED is None or not (SHARED / "binarized_mnist").is_dir(),
@@ -16,12 +17,7 @@ needs_data = pytest.mark.skipif(SHARED is None or not (SHARED / "binarized_mnist
 
 
 def open_images(qtbot, make_window, data=None):
-    window = make_window(data=data)
-    tab = window.tab_by_key["sampler"]
-    window.tabs.setCurrentWidget(tab)
-    window.show()
-    page = tab.images
-    qtbot.waitUntil(lambda: page.model is not None, timeout=20000)
+    window, _, page = open_page(qtbot, make_window, data)
     pick(qtbot, page.panel.speed, "As fast as possible")
     return window, page
 
