@@ -149,6 +149,7 @@ class GmmPanel(QWidget):
         room_for_top_label(self.k_plot)
         self.k_plot.addLegend(offset=(-5, 5))
         self.k_plot.setLabel("bottom", "K")
+        self.k_plot.setXRange(0.5, 10.5, padding=0)  # K = 1…10 on the axis before the first run
         self.bic_curve = self.k_plot.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, name="BIC")
         self.aic_curve = self.k_plot.plot(pen=pg.mkPen((255, 127, 14), width=2), symbol="s", symbolSize=5, name="AIC")
         self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((44, 160, 44), width=2))
@@ -299,6 +300,7 @@ class GmmPanel(QWidget):
         self.aic_curve.setData([], [])
         self.best_line.setVisible(False)
         self.k_result.setText("")
+        self.k_plot.setXRange(0.5, 10.5, padding=0)
 
     def sample(self) -> None:
         gmm = self.tab.gmm

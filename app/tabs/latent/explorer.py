@@ -25,8 +25,9 @@ from engine.data.points2d import LATENT_CODES
 from engine.events import Done
 from engine.sampling.mosaic import mosaic
 
-NO_PRIOR = ("The autoencoder has no prior: nothing in its training pulled its codes towards N(0, I), so these "
-            "samples are a guess, and many land where no digit was encoded (blurs, not digits).")
+NO_PRIOR = ("The autoencoder has no prior: nothing in its training shaped its codes into N(0, I), so sampling "
+            "from N(0, I) is a guess, not the model's own distribution; compare where the samples (×) land with "
+            "where the digits are.")
 BUNDLED = [("VAE", "vae"), ("β-VAE (β=4)", "beta_vae"), ("Autoencoder", "autoencoder"), ("PPCA", "ppca")]
 
 
