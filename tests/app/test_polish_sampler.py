@@ -104,7 +104,15 @@ def test_heatmap_has_a_colour_scale(qtbot, page):
     assert tuple(bar.values) == (0.0, 4.0)
     ticks = [text for _, text in bar.axis._tickLevels[0]]
     assert ticks[0] == "0" and ticks[-1] == "≥4"
-    assert "log p" in bar.getAxis("left").labelText
+    assert "log p" in bar.getAxis("left").labelText and not bar.horizontal
+    pick(qtbot, page.panel.mode, "Compare strategies")
+    page.panel.n_images.selectAll()
+    qtbot.keyClicks(page.panel.n_images, "1")
+    paint(qtbot, page)
+    bar = page.grid.colour_bar
+    assert len(page.grid.heats) == 4 and bar.horizontal and bar.scene() is page.grid.scene()
+    assert "log p" in bar.getAxis("bottom").labelText
+    assert "greedy: a blank page" in page.note.text() and "sample:" not in page.note.text()
 
 
 def test_changing_model_clears_the_previous_models_picture(qtbot, page):

@@ -61,8 +61,12 @@ class PanelGrid(pg.GraphicsLayoutWidget):
                 marker = pg.PlotCurveItem(pen=pg.mkPen(230, 30, 30, width=2), connect="finite")
                 view.addItem(marker, ignoreBounds=True)
                 self.markers.append(marker)
-        self.colour_bar = heat_colour_bar()
-        self.addItem(self.colour_bar, row=1 if single else 2, col=2 if single else len(titles))
+        if single:  # beside the heatmap
+            self.colour_bar = heat_colour_bar("vertical")
+            self.addItem(self.colour_bar, row=1, col=2)
+        else:  # below the panels, so compared panels keep every pixel of width
+            self.colour_bar = heat_colour_bar("horizontal")
+            self.addItem(self.colour_bar, row=3, col=0, colspan=len(titles))
 
     def set_title(self, panel: int, text: str) -> None:
         if self.titles[panel].text != text:  # laying out rich text costs ~1 ms
@@ -90,11 +94,14 @@ class PanelGrid(pg.GraphicsLayoutWidget):
         return xs, ys
 
 
-def heat_colour_bar() -> pg.ColorBarItem:
+def heat_colour_bar(orientation: str) -> pg.ColorBarItem:
     """The heatmaps' colour scale: −log p per pixel, 0 to HEAT_MAX nats (fixed, not a control)."""
     bar = pg.ColorBarItem(values=(0.0, HEAT_MAX), colorMap=HEAT_MAP, interactive=False, width=12, pen="#444",
-                          label="−log p (nats)", colorMapMenu=False)
-    for axis in (bar.axis, bar.getAxis("left")):
+                          label="heatmaps: −log p per pixel (nats)", colorMapMenu=False, orientation=orientation)
+    if orientation == "horizontal":
+        bar.setMaximumWidth(320)
+        bar.axis.setStyle(hideOverlappingLabels=False)  # the end labels (0, ≥4) reach past the bar's ends
+    for axis in (bar.axis, bar.getAxis("left"), bar.getAxis("bottom")):
         axis.setTextPen("#222")
         axis.setPen("#444")
     bar.axis.setTicks([[(v, f"{v:g}" if v < HEAT_MAX else f"≥{v:g}") for v in np.arange(0.0, HEAT_MAX + 0.5, 1.0)]])
