@@ -68,7 +68,7 @@ def em_frames(gmm: GaussianMixture, X: np.ndarray, display: np.ndarray, init_par
 class GmmFitterTab(QWidget):
     """Scatter + ellipses on the left, controls on the right, curves below."""
 
-    prior_fitted = Signal(object)  # a fitted GaussianMixture on VAE latent codes
+    prior_fitted = Signal(object)  # a LatentPrior (app.tabs.gmm.panel): a mixture fitted on a model's latent codes
 
     def __init__(self, context) -> None:
         super().__init__()
