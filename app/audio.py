@@ -19,10 +19,18 @@ class AudioStatus:
     device: str = ""
     reason: str = ""
     fix: str = ""
+    host_api: str = ""  # PortAudio's host API of the device (ALSA, PulseAudio, CoreAudio, WASAPI...)
+    rate: float = 0.0  # the device's default sample rate in Hz (0: unknown)
+
+    @property
+    def device_name(self) -> str:
+        """The output device in words: 'default (ALSA, 44,100 Hz)'."""
+        details = ", ".join(x for x in (self.host_api, f"{self.rate:,.0f} Hz" if self.rate else "") if x)
+        return f"{self.device} ({details})" if details else self.device
 
     def describe(self) -> str:
         if self.available:
-            return f"Audio: {self.device}"
+            return f"Audio: {self.device_name}"
         return f"Audio off: {self.reason} {self.fix}".strip()
 
 
@@ -48,7 +56,12 @@ def probe_audio() -> AudioStatus:
     except sd.PortAudioError as exc:
         return AudioStatus(False, reason=f"no audio output device ({exc}).",
                            fix="Connect or enable a sound device; generation still works and Save WAV still works.")
-    return AudioStatus(True, device=str(info.get("name", "default output")))
+    try:
+        host_api = str(sd.query_hostapis(info["hostapi"])["name"])
+    except (KeyError, IndexError, TypeError, sd.PortAudioError):
+        host_api = ""
+    return AudioStatus(True, device=str(info.get("name", "default output")), host_api=host_api,
+                       rate=float(info.get("default_samplerate") or 0.0))
 
 
 class StreamPlayer:

@@ -29,6 +29,7 @@ import engine
 from app.audio import AudioStatus, probe_audio
 from app.gui_gc import collect_on_gui_thread
 from app.tabs import TABS
+from app.download_menu import fill_download_menu
 from app.worker import EngineWorker, Job, JobError, JobState
 from engine.cards.bundled import bundled_models
 from engine.catalog import read_checked_config
@@ -127,9 +128,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Open checkpoint…", self.open_checkpoint_dialog, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Choose &data folder…", self.choose_data_folder_dialog)
-        download = file_menu.addMenu("Do&wnload data sets")
-        for key, spec in DATASETS.items():
-            self._action(download, spec.title, lambda _=False, k=key: self.download_dataset(k))
+        fill_download_menu(file_menu.addMenu("Do&wnload data sets"), lambda: self.context.data, self.download_dataset)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         help_menu = self.menuBar().addMenu("&Help")

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from app.tabs.gmm.panel import GmmPanel
 from app.widgets import with_side_panel
+from app.widgets.axes import integer_axis, room_for_top_label
 from app.tabs.gmm.mixture_view import MixtureView
 from app.worker import Job, JobError
 from engine.events import Done
@@ -67,7 +68,7 @@ def em_frames(gmm: GaussianMixture, X: np.ndarray, display: np.ndarray, init_par
 class GmmFitterTab(QWidget):
     """Scatter + ellipses on the left, controls on the right, curves below."""
 
-    prior_fitted = Signal(object)  # a fitted GaussianMixture on VAE latent codes
+    prior_fitted = Signal(object)  # a LatentPrior (app.tabs.gmm.panel): a mixture fitted on a model's latent codes
 
     def __init__(self, context) -> None:
         super().__init__()
@@ -81,10 +82,11 @@ class GmmFitterTab(QWidget):
         self.em_done: EMDone | None = None
         self.view = MixtureView()
         self.panel = GmmPanel(context, self)
-        self.loglik_plot = pg.PlotWidget(background="w")
+        self.loglik_plot = pg.PlotWidget(background="w", axisItems=integer_axis())
         self.loglik_plot.setLabel("left", "mean log-likelihood")
         self.loglik_plot.setLabel("bottom", "EM iteration")
         self.loglik_plot.setMaximumHeight(170)
+        room_for_top_label(self.loglik_plot)
         self.loglik_curve = self.loglik_plot.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=4)
         self.loglik_marker = pg.InfiniteLine(angle=90, pen=pg.mkPen((214, 39, 40)))
         self.loglik_plot.addItem(self.loglik_marker)
@@ -134,6 +136,7 @@ class GmmFitterTab(QWidget):
         self.view.hide_components()
         self.view.show_samples(None)
         self.loglik_curve.setData([], [])
+        self.panel.clear_k_choice()
         self.history.setRange(0, 0)
         self.frame_label.setText(f"{n:,} points")
         self.panel.set_data_note(note)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
@@ -21,11 +24,26 @@ from PySide6.QtWidgets import (
 )
 from PySide6.QtCore import Qt
 
+from app.widgets.axes import integer_axis, room_for_top_label
 from app.worker import once
+from engine.cards.bundled import find_bundled
 from engine.data import points2d
 from engine.errors import GenScopeError
 from engine.events import Done
 from engine.models.gmm import GaussianMixture, choose_k
+
+@dataclass(frozen=True)
+class LatentPrior:
+    """A mixture fitted on a model's latent codes: it is a prior only in that model's latent space.
+
+    ``checkpoint`` names the model (its file), ``dim`` the latent dimension, ``space`` says it in words.
+    """
+
+    gmm: GaussianMixture
+    checkpoint: Path
+    dim: int
+    space: str
+
 
 SOURCES = ["Old Faithful", "Generated mixture", "VAE latent codes", "MNIST PCA-2", "CSV file…", "Draw points"]
 COVARIANCES = ["full", "diag", "spherical", "tied"]
@@ -126,10 +144,12 @@ class GmmPanel(QWidget):
         col = QVBoxLayout(box)
         self.k_button = QPushButton("BIC and AIC for K = 1…10")
         self.k_button.clicked.connect(self.run_choose_k)
-        self.k_plot = pg.PlotWidget(background="w")
+        self.k_plot = pg.PlotWidget(background="w", axisItems=integer_axis())
         self.k_plot.setMinimumHeight(140)
+        room_for_top_label(self.k_plot)
         self.k_plot.addLegend(offset=(-5, 5))
         self.k_plot.setLabel("bottom", "K")
+        self.k_plot.setXRange(0.5, 10.5, padding=0)  # K = 1…10 on the axis before the first run
         self.bic_curve = self.k_plot.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, name="BIC")
         self.aic_curve = self.k_plot.plot(pen=pg.mkPen((255, 127, 14), width=2), symbol="s", symbolSize=5, name="AIC")
         self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen((44, 160, 44), width=2))
@@ -274,6 +294,14 @@ class GmmPanel(QWidget):
             self.k_result.setText(f"BIC is lowest at K = {best} (AIC at K = {int(ks[np.argmin(aic)])}); "
                                   f"refitted with K = {best}.")
 
+    def clear_k_choice(self) -> None:
+        """New data: the BIC/AIC curves of the old data go."""
+        self.bic_curve.setData([], [])
+        self.aic_curve.setData([], [])
+        self.best_line.setVisible(False)
+        self.k_result.setText("")
+        self.k_plot.setXRange(0.5, 10.5, padding=0)
+
     def sample(self) -> None:
         gmm = self.tab.gmm
         if gmm is None or self.tab.em_done is None:
@@ -290,7 +318,9 @@ class GmmPanel(QWidget):
             self.tab.play()
 
     def _use_as_prior(self) -> None:
-        self.tab.prior_fitted.emit(self.tab.gmm)
+        gmm = self.tab.gmm
+        dim = int(np.asarray(gmm.means_).shape[1]) if getattr(gmm, "means_", None) is not None else 2
+        self.tab.prior_fitted.emit(LatentPrior(gmm, find_bundled("vae").path, dim, "the bundled VAE"))
 
     def speed(self) -> int:
         return self.speed_slider.value()

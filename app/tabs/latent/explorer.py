@@ -26,6 +26,9 @@ from engine.data.points2d import LATENT_CODES
 from engine.events import Done
 from engine.sampling.mosaic import mosaic
 
+NO_PRIOR = ("The autoencoder has no prior: nothing in its training shaped its codes into N(0, I), so sampling "
+            "from N(0, I) is a guess, not the model's own distribution; compare where the samples (×) land with "
+            "where the digits are.")
 BUNDLED = [("VAE", "vae"), ("β-VAE (β=4)", "beta_vae"), ("Autoencoder", "autoencoder"), ("PPCA", "ppca")]
 
 
@@ -37,6 +40,7 @@ class LatentExplorerTab(QWidget):
         self.context = context
         self.interactive = context.interactive  # owns the latent models: loads them and decodes with them
         self.current: lm.LatentModel | None = None
+        self.current_path: Path | None = None  # the current model's checkpoint (a prior belongs to it)
         self.entries: list[tuple[str, Path, str]] = []  # (label, checkpoint path, codes name)
         self.priors: dict[str, object] = {}
         self.strip_image: np.ndarray | None = None
@@ -126,14 +130,18 @@ class LatentExplorerTab(QWidget):
         if not isinstance(event, Done):
             return
         self.current = event.result
-        self.panel.model.setCurrentIndex([e[2] for e in self.entries].index(self.current.name))
+        index = [e[2] for e in self.entries].index(self.current.name)
+        self.current_path = self.entries[index][1]
+        self.panel.model.setCurrentIndex(index)
         if self.current.codes is not None:
             self.map.set_codes(self.current.codes, self.current.labels, self.current.logvar)
         else:
             self.map.set_codes(np.zeros((0, 2), np.float32), None)
         self.map.inspected.setData([], [])
         self.map.samples.setData([], [])
+        self.panel.samples_view.set_image(None)  # another model's prior samples
         self.set_note(self.current.note)
+        self._refresh_priors()
         self.update_density()
         self.request_grid()
         self.request_strip()
@@ -232,20 +240,48 @@ class LatentExplorerTab(QWidget):
                 self.set_note(f"Could not save the strip: {exc}")
 
     # ---------------------------------------------------------- sampling
-    def set_mixture_prior(self, gmm) -> None:
-        """A mixture fitted on the VAE's codes (GMM fitter) becomes a prior choice."""
-        label = f"Mixture, K = {gmm.n_components}"
-        self.priors[label] = gmm
-        if self.panel.prior_choice.findText(label) < 0:
-            self.panel.prior_choice.addItem(label)
+    def set_mixture_prior(self, prior) -> None:
+        """A mixture fitted on a model's codes (GMM fitter, a LatentPrior) becomes a prior choice of that model only."""
+        label = f"Mixture, K = {prior.gmm.n_components}"
+        self.priors[label] = prior
+        if not self._prior_applies(prior):
+            self.set_note(f"{label} was fitted in the latent space of {prior.space}; it is a prior there only. "
+                          f"Switch the model to it to sample from the mixture.")
+            return
+        self._refresh_priors()
         self.panel.prior_choice.setCurrentText(label)
         self.set_note(f"{label} fitted on the latent codes is now a prior: press Sample to compare it with N(0, I).")
+
+    def _prior_applies(self, prior) -> bool:
+        """A prior belongs to the latent space it was fitted in: the same checkpoint and latent dimension."""
+        if self.current is None or self.current_path is None:
+            return False
+        dim = self.current.codes.shape[1] if self.current.codes is not None else 2
+        return Path(prior.checkpoint).resolve() == Path(self.current_path).resolve() and prior.dim == dim
+
+    def _refresh_priors(self) -> None:
+        """The prior list of the current model: N(0, I) and the mixtures fitted in its latent space; a mixture
+        that was chosen and does not belong here is dropped with a note."""
+        box = self.panel.prior_choice
+        chosen = box.currentText()
+        box.clear()
+        box.addItem("N(0, I)")
+        box.addItems([label for label, prior in self.priors.items() if self._prior_applies(prior)])
+        if box.findText(chosen) >= 0:
+            box.setCurrentText(chosen)
+        elif chosen in self.priors:
+            self.set_note(f"The prior is back to N(0, I): {chosen} was fitted in the latent space of "
+                          f"{self.priors[chosen].space}, not of this model (switch back to use it).")
+        kind = (getattr(self.current.model, "checkpoint_config", None) or {}).get("kind") if self.current else None
+        self.panel.prior_note.setText(NO_PRIOR if kind == "autoencoder" else "")
+        self.panel.prior_note.setVisible(kind == "autoencoder")
 
     def sample_prior(self) -> None:
         if self.current is None:
             return
         n, seed = self.panel.n_samples.value(), int(np.random.default_rng().integers(2**31))
         prior = self.priors.get(self.panel.prior_choice.currentText())
+        prior = prior.gmm if prior is not None and self._prior_applies(prior) else None
         model = self.current.model
         self._submit("sample", lambda: lm.sample_prior(model, n, seed, prior), self._show_samples, "sampling")
 

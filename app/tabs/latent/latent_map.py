@@ -86,6 +86,11 @@ class LatentMapView(pg.PlotWidget):
         for item in (self.ellipses, self.prior_rings, self.path, self.samples, self.inspected, self.cursor):
             self.plot_item.addItem(item, ignoreBounds=True)
         self.prior_rings.setVisible(False)
+        self.ring_labels = [pg.TextItem(f"{r}σ", color=(30, 30, 200), anchor=(0, 1)) for r in (1, 2, 3)]
+        for r, label in zip((1, 2, 3), self.ring_labels):  # on each ring, up and to the right
+            label.setPos(r * 0.7071, r * 0.7071)
+            label.setVisible(False)
+            self.plot_item.addItem(label, ignoreBounds=True)
         self.pins: list[pg.TargetItem] = []
         self.legend = self.plot_item.addLegend(offset=(8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
         self._legend_items = []
@@ -135,6 +140,8 @@ class LatentMapView(pg.PlotWidget):
         rings = np.concatenate([many_ellipses(np.zeros((1, 2)), np.eye(2)[None], r) for r in (1, 2, 3)])
         self.prior_rings.setData(rings[:, 0], rings[:, 1])
         self.prior_rings.setVisible(show)
+        for label in self.ring_labels:
+            label.setVisible(show)
 
     def show_density(self, density: np.ndarray | None, x_range=None, y_range=None) -> None:
         """density: (S, S) in [0, 1], x index first, over the given rectangle."""

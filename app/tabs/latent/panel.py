@@ -103,11 +103,15 @@ class LatentPanel(QWidget):
         self.prior_choice.setToolTip("Fit a mixture on the VAE codes in the GMM fitter to add it here")
         self.sample_button = QPushButton("Sample")
         self.samples_view = ImageLabel(110, "Decoded prior samples")
+        self.prior_note = QLabel()  # says when the model has no prior (the autoencoder)
+        self.prior_note.setWordWrap(True)
+        self.prior_note.setVisible(False)
         grid.addWidget(QLabel("N"), 0, 0)
         grid.addWidget(self.n_samples, 0, 1)
         grid.addWidget(self.prior_choice, 0, 2)
         grid.addWidget(self.sample_button, 0, 3)
-        grid.addWidget(self.samples_view, 1, 0, 1, 4)
+        grid.addWidget(self.prior_note, 1, 0, 1, 4)
+        grid.addWidget(self.samples_view, 2, 0, 1, 4)
         return box
 
     def _inspect_box(self) -> QGroupBox:
@@ -122,14 +126,25 @@ class LatentPanel(QWidget):
         self.report = QLabel("—")
         self.report.setWordWrap(True)
         views = QHBoxLayout()
-        views.addWidget(self.input_view)
-        views.addWidget(self.recon_view)
+        views.addLayout(titled("Input", self.input_view))
+        views.addLayout(titled("Reconstruction", self.recon_view))
         right = QVBoxLayout()
         right.addLayout(views)
         right.addLayout(form)
         row = QHBoxLayout()
-        row.addWidget(self.pad)
+        row.addLayout(titled("Draw here", self.pad))
         row.addLayout(right)
         col.addLayout(row)
         col.addWidget(self.report)
         return box
+
+
+def titled(title: str, widget: QWidget) -> QVBoxLayout:
+    """``widget`` under a small title (the inspector's black boxes say what they are)."""
+    col = QVBoxLayout()
+    col.setSpacing(2)
+    label = QLabel(title)
+    label.setToolTip(widget.toolTip())
+    col.addWidget(label)
+    col.addWidget(widget)
+    return col

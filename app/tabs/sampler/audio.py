@@ -112,7 +112,8 @@ class AudioSamplerPage(QWidget):
 
     def _show_sound_status(self, extra: str = "") -> None:
         audio = self.context.audio
-        text = extra or ("Sound: " + audio.device if audio.available else audio.describe())
+        rate = f"; played at {self.model.sample_rate:,} Hz" if self.model is not None else ""
+        text = extra or (f"Sound: {audio.device_name}{rate}" if audio.available else audio.describe())
         self.panel.sound.setText(text)
 
     # ------------------------------------------------------------- models
@@ -131,6 +132,7 @@ class AudioSamplerPage(QWidget):
             f"{m.residual} residual / {m.skip_channels} skip channels, {m.levels} μ-law levels at {m.sample_rate} Hz; "
             f"receptive field {m.receptive_field} samples ({1000 * m.receptive_field / m.sample_rate:.0f} ms). "
             f"{_test_line(m)}")
+        self._show_sound_status()
         self._update_buttons()
 
     # --------------------------------------------------------------- runs
@@ -283,6 +285,8 @@ class AudioSamplerPage(QWidget):
     def _render(self) -> None:
         if self.player is not None:
             self.scope.set_playhead(self.player.played_s)
+            if self.panel.buttons["Stop"].isEnabled() and self.player.done.is_set() and not self.running():
+                self._update_buttons()  # the clip has played to its end: nothing left to stop
         self.scope.render()
 
     def _update_buttons(self) -> None:
@@ -291,7 +295,7 @@ class AudioSamplerPage(QWidget):
         b["Start"].setEnabled(self.model is not None and (not running or self.held))
         b["Pause"].setEnabled(running)
         b["Pause"].setText("Resume" if running and self.held else "Pause")
-        b["Stop"].setEnabled(running or self.player is not None)
+        b["Stop"].setEnabled(running or (self.player is not None and not self.player.done.is_set()))
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)

@@ -13,6 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
+from app.widgets.axes import no_si_prefix
+
 N_FFT, HOP = 256, 64
 DB_LEVELS = (-100.0, -20.0)
 LOG_P_LEVELS = (-5.0, 0.0)
@@ -52,6 +54,9 @@ class AudioScope(pg.GraphicsLayoutWidget):
         self.prob_plot.setLabel("left", "code")
         self.spec_plot.setLabel("left", "Hz")
         self.prob_plot.setLabel("bottom", "seconds")
+        for plot in (self.wave_plot, self.spec_plot, self.prob_plot):  # "seconds (x0.001)" on an empty clip
+            for side in ("left", "bottom"):
+                no_si_prefix(plot.getAxis(side))
         self.reset(8000, 256)
 
     def reset(self, rate: int, levels: int) -> None:
@@ -98,7 +103,7 @@ class AudioScope(pg.GraphicsLayoutWidget):
         if not self.dirty:
             return
         self.dirty = False
-        end = max(self.seconds, 1e-3)
+        end = self.seconds if len(self.audio) else self.window_s  # an empty clip shows the window, not 1 ms
         start = max(0.0, end - self.window_s) if self.generating else 0.0
         first = int(start * self.rate)
         t = np.arange(first, len(self.audio), dtype=np.float32) / self.rate

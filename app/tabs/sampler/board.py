@@ -21,16 +21,19 @@ from engine.sampling.pixelcnn import PixelStep
 from engine.models.pixelcnn import bits_per_dim
 
 GAP = np.array([0.85, 0.85, 0.85], np.float32)
+BLANK_INK = 0.02  # a finished panel whose images have less ink than this share of pixels is a blank page
 
 
 class PaintBoard:
     """State of a run: ``titles`` (P,), ``sizes`` (P,) images per panel, ``levels`` values per pixel.
 
-    ``known`` (H, W) level values with ``mask`` (H, W) bool: a completion's kept pixels (shown tinted).
+    ``known`` (H, W) level values with ``mask`` (H, W) bool: a completion's kept pixels (shown tinted);
+    ``greedy`` (P,): whether panel p's strategy takes the most probable value (for the blank-page note).
     """
 
     def __init__(self, titles: list[str], sizes: list[int], height: int, width: int, levels: int,
-                 known: np.ndarray | None = None, mask: np.ndarray | None = None) -> None:
+                 known: np.ndarray | None = None, mask: np.ndarray | None = None,
+                 greedy: list[bool] | None = None) -> None:
         self.titles, self.sizes, self.levels = list(titles), list(sizes), levels
         self.h, self.w = height, width
         self.mask = None if mask is None else np.asarray(mask, bool)
@@ -45,6 +48,7 @@ class PaintBoard:
         self.ticks = 0
         self.pixel: tuple[int, int] | None = None
         self.probs: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(sizes)
+        self.ink_cut = [InkCut(g) for g in (greedy or [False] * len(sizes))]  # per panel: how often the strategy cut every 'ink' value
         self.finished: PaintFinished | None = None
         self.caption = ""  # replaces the default status line (the lens writes its result here)
 
@@ -66,6 +70,7 @@ class PaintBoard:
         self.nll[p][:, r, c] = -np.log(np.maximum(chosen, 1e-30))
         self.log_prob[p] = np.asarray(e.log_prob_so_far, np.float64)
         self.pixel, self.probs[p] = (r, c), (e.probs_before[0], e.probs_after[0])
+        self.ink_cut[p].add(e.probs_before, e.probs_after)
 
     def _beam(self, p: int, e: BeamStep) -> None:
         """Beams reorder at every pixel: rewrite each kept beam's prefix."""
@@ -127,9 +132,61 @@ class PaintBoard:
         painted = self.painted[0][0] if self.mask is None else self.painted[0][0] & ~self.mask
         return int(painted.sum())
 
+    def ink_share(self, p: int) -> float:
+        """Share of panel p's pixels (all images) painted with ink, i.e. any value above 0."""
+        return float(np.mean(self.values[p] > 0)) if self.values[p].size else 0.0
+
+    def blank_reasons(self) -> list[str]:
+        """One sentence per finished panel whose images are (nearly) blank, saying why, from the run's numbers."""
+        if self.finished is None:
+            return []
+        reasons = []
+        for p, title in enumerate(self.titles):
+            share = self.ink_share(p)
+            if share >= BLANK_INK:
+                continue
+            page = "a blank page" if share == 0 else f"a near-blank page ({share:.1%} of pixels inked)"
+            if title.startswith("beam"):
+                lp = float(np.max(self.log_prob[p]))
+                reasons.append(f"{title}: {page}. Beam search keeps the most probable whole images, and under this "
+                               f"model an (almost) empty page is more probable (log p = {lp:.1f} nats) than any "
+                               f"digit: sample instead to see digits.")
+            else:
+                reasons.append(f"{title}: {page}. {self.ink_cut[p].sentence()}")
+        return reasons
+
     def summary(self, p: int) -> str:
         """Panel p's log p (mean over its images) and bits/dim: so far while painting, exact when finished."""
         lp = float(np.mean(self.log_prob[p]))
         if self.finished is not None:
             return f"{lp:.1f} nats · {float(np.mean(self.finished.bits_per_dim[p])):.3f} bits/dim"
         return f"so far {lp:.1f} nats · {bits_per_dim(-lp, max(self.ticks, 1)):.3f} bits/dim"
+
+
+class InkCut:
+    """Counts, over a panel's pixel draws, those where the strategy cut away every 'ink' value (any value > 0)."""
+
+    def __init__(self, greedy: bool = False) -> None:
+        self.greedy = greedy  # the strategy keeps only the most probable value of what it draws from
+        self.draws = self.cut = 0
+        self.max_cut = 0.0  # the largest p(ink) the strategy set to zero
+
+    def add(self, before: np.ndarray, after: np.ndarray) -> None:
+        """before, after: (B, V) the model's and the strategy's distributions of one pixel in B images."""
+        ink_before = before[:, 1:].sum(1)
+        ink_after = (np.argmax(after, 1) > 0).astype(np.float32) if self.greedy else after[:, 1:].sum(1)
+        cut = (ink_after <= 0) & (ink_before > 0)
+        self.draws += len(before)
+        self.cut += int(cut.sum())
+        if cut.any():
+            self.max_cut = max(self.max_cut, float(ink_before[cut].max()))
+
+    def sentence(self) -> str:
+        """Why a page stayed blank, in the run's own numbers."""
+        if not self.draws:
+            return "Nothing was drawn."
+        if self.cut == 0:
+            return "The strategy kept every 'ink' choice; the model itself put almost no ink here."
+        return (f"This strategy cut away every 'ink' choice at {self.cut / self.draws:.0%} of the pixels, where "
+                f"p(ink) was at most {self.max_cut:.2f}: in empty space a stroke starts with a small p(ink), so "
+                f"none began. Try sample, temperature, or lighter truncation (top-p 0.99, min-p 0.002).")

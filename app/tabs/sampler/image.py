@@ -132,6 +132,7 @@ class ImageSamplerPage(QWidget):
     def _model_loaded(self, model, path: Path) -> None:
         self.stop()
         self.model, self.model_path = model, path
+        self._clear_canvas()
         self.digits.model_changed()
         self.panel.label.setEnabled(self.model.num_classes > 0)
         self.panel.model_info.setText(model_info(self.model))
@@ -185,7 +186,8 @@ class ImageSamplerPage(QWidget):
         self.stop()
         titles = [describe(s) for s in strategies]
         sizes = [s.beam_width if s.is_beam else n for s in strategies]
-        board = PaintBoard(titles, sizes, model.height, model.width, model.levels, known, mask)
+        board = PaintBoard(titles, sizes, model.height, model.width, model.levels, known, mask,
+                           greedy=[s.selector == "greedy" and not s.is_beam for s in strategies])
         self._show_board(board)
         self.throttle.rate = self.panel.speed_limit()
         throttle = self.throttle
@@ -201,6 +203,14 @@ class ImageSamplerPage(QWidget):
                       if busy is not None and busy is not self.job and busy.key != "sampler-paint" else "")
         self._update_buttons()
         return self.job
+
+    def _clear_canvas(self) -> None:
+        """Forget what the canvas shows (another model's images or lens measurement)."""
+        self.board = None
+        self.grid.set_panels(["sample"])
+        self.bars_for.setVisible(False)
+        self.bars.show_probs(None, None, "pixel distributions show while painting")
+        self.stats.setText("")
 
     def _show_board(self, board: PaintBoard) -> None:
         self.board = board
@@ -227,6 +237,8 @@ class ImageSamplerPage(QWidget):
         self.finished_job = job  # every event of the job has been handled by now
         if job.state is JobState.CANCELLED and self.board is not None:
             self.set_note(f"Stopped after {self.board.ticks} of {self.board.total} pixels.")
+        elif self.board is not None and self.board.blank_reasons():
+            self.set_note(" ".join(self.board.blank_reasons()))
         self._update_buttons()
         self._mark_dirty()
 

@@ -66,10 +66,10 @@ class ImagePanel(QWidget):
         return box
 
     def _strategy_box(self) -> StrategyBox:
-        """The shared strategy form; binary pixels need light truncation (top-p 0.9 cuts every rare stroke)."""
+        """The shared strategy form (light truncation: top-p 0.9 cuts every rare stroke); 2 to 16 values per pixel,
+        so top-k keeps 2 (top-k 1 is greedy: a blank page)."""
         box = StrategyBox(seed_tip="Same seed, same image")
-        box.params["top_p"].setText("0.99")
-        box.params["min_p"].setText("0.02")
+        box.params["top_k"].setText("2")
         self.strategy_box, self.strategy_name, self.params = box, box.strategy_name, box.params
         self.seed, self.strategy_error = box.seed, box.error
         return box

@@ -12,7 +12,8 @@ import pyqtgraph as pg
 
 HEAT_MAX = 4.0  # nats per pixel at the top of the heatmap's colour scale
 UNPAINTED = np.array([0.26, 0.26, 0.30], np.float32)
-_HEAT_LUT = pg.colormap.get("inferno").getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.float32) / 255.0
+HEAT_MAP = pg.colormap.get("inferno")
+_HEAT_LUT = HEAT_MAP.getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.float32) / 255.0
 LEGEND = ("<span style='color:#999'>&#9632;</span> model &nbsp; <span style='color:#1f77b4'>&#9632;</span> "
           "after the strategy &nbsp; <span style='color:#d62728'>&#9632;</span> cut away")
 MARKS = [(214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
@@ -36,6 +37,7 @@ class PanelGrid(pg.GraphicsLayoutWidget):
         self.images: list[pg.ImageItem] = []
         self.heats: list[pg.ImageItem] = []
         self.markers: list[pg.PlotCurveItem] = []
+        self.colour_bar: pg.ColorBarItem | None = None
         self.set_panels(["sample"])
 
     def _view(self, row: int, col: int) -> pg.ViewBox:
@@ -59,6 +61,12 @@ class PanelGrid(pg.GraphicsLayoutWidget):
                 marker = pg.PlotCurveItem(pen=pg.mkPen(230, 30, 30, width=2), connect="finite")
                 view.addItem(marker, ignoreBounds=True)
                 self.markers.append(marker)
+        if single:  # beside the heatmap
+            self.colour_bar = heat_colour_bar("vertical")
+            self.addItem(self.colour_bar, row=1, col=2)
+        else:  # below the panels, so compared panels keep every pixel of width
+            self.colour_bar = heat_colour_bar("horizontal")
+            self.addItem(self.colour_bar, row=3, col=0, colspan=len(titles))
 
     def set_title(self, panel: int, text: str) -> None:
         if len(self.titles) >= 3:  # side by side: one figure a line, so four panels fit the canvas's width
@@ -86,6 +94,20 @@ class PanelGrid(pg.GraphicsLayoutWidget):
         xs = (marks[:, 1:2] + box_x).ravel()
         ys = (marks[:, 0:1] + box_y).ravel()
         return xs, ys
+
+
+def heat_colour_bar(orientation: str) -> pg.ColorBarItem:
+    """The heatmaps' colour scale: −log p per pixel, 0 to HEAT_MAX nats (fixed, not a control)."""
+    bar = pg.ColorBarItem(values=(0.0, HEAT_MAX), colorMap=HEAT_MAP, interactive=False, width=12, pen="#444",
+                          label="heatmaps: −log p per pixel (nats)", colorMapMenu=False, orientation=orientation)
+    if orientation == "horizontal":
+        bar.setMaximumWidth(320)
+        bar.axis.setStyle(hideOverlappingLabels=False)  # the end labels (0, ≥4) reach past the bar's ends
+    for axis in (bar.axis, bar.getAxis("left"), bar.getAxis("bottom")):
+        axis.setTextPen("#222")
+        axis.setPen("#444")
+    bar.axis.setTicks([[(v, f"{v:g}" if v < HEAT_MAX else f"≥{v:g}") for v in np.arange(0.0, HEAT_MAX + 0.5, 1.0)]])
+    return bar
 
 
 class DistributionBars(pg.PlotWidget):
