@@ -19,10 +19,16 @@ class AudioStatus:
     device: str = ""
     reason: str = ""
     fix: str = ""
+    host_api: str = ""  # PortAudio's host API of the device (ALSA, JACK, Core Audio, WASAPI, ...)
+    rate: float = 0.0  # the device's default sample rate in Hz (0: not known)
 
     def describe(self) -> str:
+        """One line for the System check and tooltips: the output device, its host API and sample rate, or why
+        there is no sound."""
         if self.available:
-            return f"Audio: {self.device}"
+            api = f" ({self.host_api})" if self.host_api else ""
+            rate = f", {self.rate:g} Hz" if self.rate else ""
+            return f"Audio output: {self.device}{api}{rate}"
         return f"Audio off: {self.reason} {self.fix}".strip()
 
 
@@ -48,7 +54,12 @@ def probe_audio() -> AudioStatus:
     except sd.PortAudioError as exc:
         return AudioStatus(False, reason=f"no audio output device ({exc}).",
                            fix="Connect or enable a sound device; generation still works and Save WAV still works.")
-    return AudioStatus(True, device=str(info.get("name", "default output")))
+    try:
+        host_api = str(sd.query_hostapis(info["hostapi"])["name"])
+    except (KeyError, IndexError, TypeError, sd.PortAudioError):
+        host_api = ""
+    return AudioStatus(True, device=str(info.get("name", "default output")), host_api=host_api,
+                       rate=float(info.get("default_samplerate") or 0.0))
 
 
 class StreamPlayer:
