@@ -28,8 +28,8 @@ def test_training_overhead_is_the_median_of_paired_runs(monkeypatch, tmp_path):
     heads = iter([100.0, 50.0, 100.0, 90.0, 100.0])
     guis = iter([95.0, 49.0, 80.0, 81.0, 20.0])  # overheads 0.05, 0.02, 0.2, 0.1, 0.8
     monkeypatch.setattr(training, "headless", lambda root, config: next(heads))
-    monkeypatch.setattr(training, "monitored", lambda root, config: (next(guis), [1.0] * 10))
+    monkeypatch.setattr(training, "monitored", lambda root, config: (next(guis), [1.0] * 10, 0.05))
     figures = training.measure(training.CONFIGS["vae"], 5)
     assert figures["monitor_overhead"] == 0.1
     assert figures["runs_overhead"] == [0.05, 0.02, 0.2, 0.1, 0.8]
-    assert figures["overhead_of_medians"] == round(1 - 80.0 / 100.0, 4)
+    assert figures["overhead_of_medians"] == round(1 - 80.0 / 100.0, 4) and figures["gui_cpu_share"] == 0.05
