@@ -66,7 +66,7 @@ def env(tmp_path_factory):
                     f'pcm.!default {{ type file slave.pcm "null" file "{tmp / "played.wav"}" format "wav" }}\n')
     yield {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / "data"),
            "GENSCOPE_RUNS": str(tmp / "runs"), "ALSA_CONFIG_PATH": str(alsa), "PYTHONPATH": str(ROOT),
-           "TMP": str(tmp)}
+           "E2E_DIR": str(tmp)}
     # The null device under the file plugin is not clocked: the recording holds tens of MB of silence.
     (tmp / "played.wav").unlink(missing_ok=True)
 
@@ -90,7 +90,7 @@ def display(deadline):
 def app(display, env, deadline):
     """``main.py`` on the private display; yields (x, y) of its window's top-left corner on the screen."""
     run_env = {**os.environ, **env, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
-    log = open(Path(env["TMP"]) / "app.log", "w")
+    log = open(Path(env["E2E_DIR"]) / "app.log", "w")
     proc = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=run_env, stdout=log, stderr=subprocess.STDOUT)
     xdo = Xdo(display)
     try:
@@ -113,14 +113,22 @@ def app(display, env, deadline):
 
 
 def log_text(env) -> str:
-    return (Path(env["TMP"]) / "app.log").read_text(errors="replace")[-3000:]
+    return (Path(env["E2E_DIR"]) / "app.log").read_text(errors="replace")[-3000:]
 
 
 class Xdo:
     """xdotool and ImageMagick's ``import`` on one display."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, shots: Path | None = None) -> None:
         self.env = {**os.environ, "DISPLAY": display}
+        self.shots = shots  # where a failed check saves the screen
+
+    def screenshot(self, name: str) -> Path | None:
+        if self.shots is None:
+            return None
+        path = self.shots / f"{name}.png"
+        subprocess.run(["import", "-silent", "-window", "root", str(path)], env=self.env, timeout=15)
+        return path
 
     def run(self, *args: str) -> str:
         done = subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True, timeout=10)
@@ -143,8 +151,8 @@ class Xdo:
 
 
 @pytest.fixture(scope="module")
-def xdo(display):
-    return Xdo(display)
+def xdo(display, env):
+    return Xdo(display, Path(env["E2E_DIR"]))
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +164,7 @@ def layout(env, qapp):
     from app.main_window import MainWindow, build_context, parse_args
 
     with mock.patch.dict(os.environ, {k: v for k, v in env.items() if k != "PYTHONPATH"}):
-        settings = QSettings(str(Path(env["TMP"]) / "mirror.ini"), QSettings.Format.IniFormat)
+        settings = QSettings(str(Path(env["E2E_DIR"]) / "mirror.ini"), QSettings.Format.IniFormat)
         window = MainWindow(build_context(parse_args([]), settings), settings)
     window.resize(*SIZE)
     window.show()
@@ -217,7 +225,10 @@ def changed(before: np.ndarray, after: np.ndarray) -> float:
 
 
 def wait_changed(deadline, xdo, app, rect, before, what: str, timeout: float = 15, at_least: float = 0.002):
-    deadline.wait(lambda: changed(before, xdo.grab(on_screen(app, rect))) >= at_least, timeout, what)
+    try:
+        deadline.wait(lambda: changed(before, xdo.grab(on_screen(app, rect))) >= at_least, timeout, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen then: {xdo.screenshot(what.replace(' ', '-'))}") from None
 
 
 def test_latent_map_hover_decodes(app, xdo, layout, deadline):
@@ -252,7 +263,7 @@ def test_sampler_start_audio_plays(app, xdo, layout, deadline, env):
     click(xdo, app, layout["mode Audio"])
     time.sleep(0.5)
     before = xdo.grab(on_screen(app, layout["scope"]))
-    played = Path(env["TMP"]) / "played.wav"
+    played = Path(env["E2E_DIR"]) / "played.wav"
     click(xdo, app, layout["start Audio"])
     wait_changed(deadline, xdo, app, layout["scope"], before, "the waveform being drawn", 15)
 

@@ -161,7 +161,7 @@ class TrainingMonitorTab(QWidget):
         return self.context.worker.submit(
             lambda: run_training(run_dir, **run, controls=controls, device=device),
             name=f"Training {run['kind']}", on_event=self._on_event, on_error=self._on_error,
-            on_finished=self._on_finished)
+            on_finished=self._on_finished, paced=True)
 
     def pause(self) -> None:
         if self.job is not None:
