@@ -257,7 +257,7 @@ class EngineWorker(QObject):
 
     @Slot()
     def _pace(self) -> None:
-        """The pacing timer: deliver what a long job's events left in the outbox."""
+        """The pacing timer: deliver what a paced job's events left in the outbox."""
         if self._outbox:
             self._drain_outbox()
 

@@ -27,7 +27,8 @@ MISSING = [f"{tool} (apt-get install {package})" for tool, package in TOOLS.item
 BUDGET_S = 90.0  # the whole module, app start-up included
 SIZE = (1200, 800)
 
-pytestmark = [pytest.mark.skipif(bool(MISSING), reason=f"end-to-end run needs {', '.join(MISSING)}"),
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(bool(MISSING), reason=f"end-to-end run needs {', '.join(MISSING)}"),
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Xvfb and ALSA are Linux only")]
 
 
