@@ -20,12 +20,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 sysdeps:
-	@bash scripts/sysdeps.sh
+	@bash scripts/sysdeps.sh $(SYSDEPS_ARGS)
 
 run: $(STAMP)
 	@bash scripts/sysdeps.sh --quiet || true
 	$(PY) main.py $(ARGS)
 
+test: SYSDEPS_ARGS := --test
 test: $(STAMP) sysdeps
 	QT_QPA_PLATFORM=offscreen ALSA_CONFIG_PATH=$(CURDIR)/tests/alsa-null.conf \
 		$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -29,8 +29,10 @@ class AudioStatus:
         return f"{self.device} ({details})" if details else self.device
 
     def describe(self) -> str:
+        """One line for the System check and tooltips: the output device, its host API and sample rate, or why
+        there is no sound."""
         if self.available:
-            return f"Audio: {self.device_name}"
+            return f"Audio output: {self.device_name}"
         return f"Audio off: {self.reason} {self.fix}".strip()
 
 

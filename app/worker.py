@@ -7,6 +7,14 @@ an outbox and handed to the GUI thread through a queued Qt signal; at most one
 delivery signal is in flight, so a fast job cannot flood the event loop and
 events arrive in order, in batches (rule 4 of the design guide).
 
+A ``paced`` job's events (a training run's steps) are batched: one that
+follows a delivery by less than ``pace_ms`` waits in the outbox for the GUI's
+pacing timer, so a job yielding 100 events a second wakes the GUI thread
+about 25 times, not 100. Each wake-up takes the GIL from the worker (and
+under load the GUI thread can be descheduled holding it): bench/training.py
+counts the cost. Other jobs' events, and every job's start, end and failure,
+are never held (a paused painting must stop on the screen when it stops).
+
 Interactive requests (hovering in the latent map) pass a ``key``: a new job
 with the same key replaces a pending one (latest-wins), and can also cancel a
 running one.
@@ -17,12 +25,13 @@ from __future__ import annotations
 import enum
 import itertools
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from engine.errors import GenScopeError
 from engine.events import Done, Progress
@@ -71,7 +80,9 @@ class Job:
     Callbacks run on the GUI thread: ``on_event(event)`` for each yielded
     event, ``on_finished(job)`` once at the end (whatever the state), and
     ``on_error(JobError)`` when the job raised. A ``brief`` job (a hover
-    decode, a lens measurement) is too short to show in the status bar.
+    decode, a lens measurement) is too short to show in the status bar. A
+    ``paced`` job's events are delivered in batches, at most every
+    ``pace_ms`` of its worker (module docstring).
     """
 
     factory: Callable[[], Iterator]
@@ -81,6 +92,7 @@ class Job:
     on_finished: Callable[["Job"], None] | None = None
     on_error: Callable[[JobError], None] | None = None
     brief: bool = False
+    paced: bool = False
     id: int = field(default_factory=lambda: next(_ids))
     state: JobState = JobState.PENDING
     steps: int = 0
@@ -150,7 +162,7 @@ class EngineWorker(QObject):
     job_failed = Signal(object, object)
     _deliver = Signal()
 
-    def __init__(self, name: str = "engine", parent: QObject | None = None) -> None:
+    def __init__(self, name: str = "engine", parent: QObject | None = None, pace_ms: int = 40) -> None:
         super().__init__(parent)
         self._name = name
         self._queue: deque[Job] = deque()
@@ -158,6 +170,12 @@ class EngineWorker(QObject):
         self._outbox: deque[tuple[str, Job, object]] = deque()
         self._outbox_lock = threading.Lock()
         self._delivery_pending = False
+        self._pace_s = pace_ms / 1000
+        self._paced: Job | None = None  # the running paced job, once the GUI has seen it start
+        self._delivered_at = 0.0  # time.monotonic() of the last delivery
+        self._pacer = QTimer(self)
+        self._pacer.setInterval(pace_ms)
+        self._pacer.timeout.connect(self._pace)
         self._current: Job | None = None
         self._stopping = False
         self._deliver.connect(self._drain_outbox, Qt.ConnectionType.QueuedConnection)
@@ -176,13 +194,14 @@ class EngineWorker(QObject):
         on_finished: Callable[[Job], None] | None = None,
         on_error: Callable[[JobError], None] | None = None,
         brief: bool = False,
+        paced: bool = False,
     ) -> Job:
         """Queue a job; ``factory()`` is called on the worker thread.
 
         With ``key``, a pending job with the same key is superseded (dropped
         unrun) and, if ``cancel_running``, a running one is cancelled.
         """
-        job = Job(factory, name, key, on_event, on_finished, on_error, brief)
+        job = Job(factory, name, key, on_event, on_finished, on_error, brief, paced)
         with self._cond:
             if self._stopping:
                 raise RuntimeError("The engine worker has been shut down.")
@@ -225,6 +244,7 @@ class EngineWorker(QObject):
         """Cancel everything and join the thread; True if it ended in time."""
         with self._cond:
             self._stopping = True
+        self._pacer.stop()
         self.cancel_all()
         with self._cond:
             self._cond.notify_all()
@@ -236,11 +256,18 @@ class EngineWorker(QObject):
         return self._thread.is_alive()
 
     @Slot()
+    def _pace(self) -> None:
+        """The pacing timer: deliver what a paced job's events left in the outbox."""
+        if self._outbox:
+            self._drain_outbox()
+
+    @Slot()
     def _drain_outbox(self) -> None:
         with self._outbox_lock:
             batch = list(self._outbox)
             self._outbox.clear()
             self._delivery_pending = False
+            self._delivered_at = time.monotonic()
         if self._stopping:
             return  # shut down: the widgets behind the callbacks may be gone
         for kind, job, payload in batch:
@@ -258,12 +285,20 @@ class EngineWorker(QObject):
             if isinstance(payload, Progress):
                 self.job_progress.emit(job, payload)
         elif kind == "started":
+            if job.paced:
+                with self._outbox_lock:
+                    self._paced = job
+                self._pacer.start()
             self.job_started.emit(job)
         elif kind == "failed":
             if job.on_error is not None:
                 job.on_error(payload)
             self.job_failed.emit(job, payload)
         elif kind == "finished":
+            if job is self._paced:
+                with self._outbox_lock:
+                    self._paced = None
+                self._pacer.stop()
             if job.on_finished is not None:
                 job.on_finished(job)
             self.job_finished.emit(job)
@@ -274,6 +309,8 @@ class EngineWorker(QObject):
             self._outbox.append((kind, job, payload))
             if self._delivery_pending:
                 return
+            if kind == "event" and job is self._paced and time.monotonic() - self._delivered_at < self._pace_s:
+                return  # the pacer delivers it, within pace_ms
             self._delivery_pending = True
         self._deliver.emit()
 

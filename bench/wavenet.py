@@ -13,7 +13,9 @@ else a random-weight model of the same default size (the JSON says which).
   PortAudio while it is generated, target 0. The sink must be clocked in real
   time: the bench starts a JACK server with the dummy driver when ``jackd``
   is installed (``apt-get install jackd2``); otherwise it uses the null ALSA
-  device, which swallows audio faster than real time, and says so (``sink``);
+  device, which swallows audio faster than real time: ``underruns`` is then
+  null and ``underruns_reason`` says why (a figure it cannot measure is
+  never printed);
 - ``mflop_per_sample`` and ``gflops_achieved`` (cached path).
 
     python bench/wavenet.py [--repeats 3] [--seconds 3]
@@ -93,9 +95,24 @@ def stream_run(model: WaveNet, seconds: float, jack: bool) -> dict:
     wall = time.perf_counter() - start
     player.stop()
     sd._terminate()  # release PortAudio before the JACK server goes away (else its JACK client asserts at exit)
-    sink = "JACK dummy driver (real-time clock)" if jack and device is not None else "null ALSA device (not clocked)"
-    return {"underruns": player.underruns, "played_s": round(player.played_s, 2), "stream_wall_s": round(wall, 2),
-            "sink": sink, "audio_error": player.error}
+    clocked = jack and device is not None
+    sink = "JACK dummy driver (real-time clock)" if clocked else "null ALSA device (not clocked)"
+    underruns, reason = measured_underruns(player.underruns, clocked, player.error)
+    return {"underruns": underruns, "underruns_reason": reason, "played_s": round(player.played_s, 2),
+            "stream_wall_s": round(wall, 2), "sink": sink, "audio_error": player.error}
+
+
+def measured_underruns(count: int, clocked: bool, error: str) -> tuple[int | None, str | None]:
+    """The underrun count and None, or None and why it means nothing: a sink that is not clocked in real time
+    (the null ALSA device asks for audio as fast as it can, so it runs dry after every chunk whatever the
+    generator's speed), or a stream that never played."""
+    if error:
+        return None, f"the audio stream failed ({error}); nothing was played"
+    if not clocked:
+        return None, ("no real-time clocked sink: the null ALSA device swallows audio faster than real time, so "
+                      "its count says nothing about playback; install jackd (scripts/sysdeps.sh --bench) for "
+                      "JACK's timer-clocked dummy driver")
+    return count, None
 
 
 def main() -> None:

@@ -153,6 +153,8 @@ class TrainingMonitorTab(QWidget):
         """Curve names, live controls and the samples caption of a ``kind`` run."""
         entry = run_model(kind)
         self.curve_names = dict(entry.metrics) if entry else {}
+        blank = TrainStep(0, 0, 0.0, dict.fromkeys(self.curve_names, 0.0), 0.0, 0.0, 0.0)
+        self.curves.prepare(point[:2] for point in step_points(blank, self.curve_names))
         self.panel.allow_controls(live_controls(kind))
         if entry is not None:
             self.samples.set_caption(entry.caption)
@@ -165,7 +167,7 @@ class TrainingMonitorTab(QWidget):
         return self.context.worker.submit(
             lambda: run_training(run_dir, **run, controls=controls, device=device),
             name=f"Training {run['kind']}", on_event=self._on_event, on_error=self._on_error,
-            on_finished=self._on_finished)
+            on_finished=self._on_finished, paced=True)
 
     def pause(self) -> None:
         if self.job is not None:
@@ -217,6 +219,7 @@ class TrainingMonitorTab(QWidget):
                      "then Resume.")
         elif isinstance(event, RunStarted):
             self.run_dir = Path(event.path)
+            self.curves.set_steps(event.total_steps)
             verb = "Resumed" if event.resumed else "Started"
             self.say(f"{verb} {self.run_dir.name} at step {event.step} of {event.total_steps}.")
         elif isinstance(event, RunFinished):

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlid
 
 from app.audio import AudioStatus, StreamPlayer
 
+from app.tabs.training.curves import sticky_range
 from app.widgets.image_view import ImageLabel
 from app.widgets.point_cloud import PointCloudItem, palette
 from engine.sampling.mosaic import mosaic
@@ -81,6 +82,7 @@ class SamplesView(QWidget):
         self.codes_plot.setMinimumHeight(160)
         self.codes_plot.getPlotItem().setTitle("latent codes (2-D models)")
         self.cloud = PointCloudItem(self.codes_plot.getPlotItem().getViewBox(), radius=1.6)
+        self._codes_range: tuple[tuple[float, float], tuple[float, float]] | None = None
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("Step through the saved samples")
         self.slider.valueChanged.connect(self.show_index)
@@ -137,9 +139,20 @@ class SamplesView(QWidget):
         if codes is not None:
             colours = palette(10)[labels.astype(np.int64) % 10] if labels is not None else None
             self.cloud.set_points(codes.astype(np.float32), colours)
-            self.codes_plot.getPlotItem().getViewBox().autoRange(items=[])
-            lo, hi = codes.min(0).astype(float), codes.max(0).astype(float)
-            self.codes_plot.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]))
+            self._fit_codes(codes.min(0).astype(float), codes.max(0).astype(float))
+
+    def _fit_codes(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Hold the codes plot's range while the codes (M, 2) spanning [lo, hi] stay inside it and fill half of it:
+        a new range rebuilds and repaints the axes (app.tabs.training.curves)."""
+        view = self.codes_plot.getPlotItem().getViewBox()
+        if any(view.autoRangeEnabled()):  # the first snapshot, or the user pressed "A"
+            view.disableAutoRange()
+            self._codes_range = None
+        old = self._codes_range or (None, None)
+        new = tuple(sticky_range(old[i], lo[i], hi[i], 0.05, 0.05) for i in range(2))
+        if new != old:
+            self._codes_range = new
+            view.setRange(xRange=new[0], yRange=new[1], padding=0)
 
     def set_caption(self, text: str) -> None:
         """What the grid shows (its tooltip), e.g. decodes of fixed latent points or sampled images."""
