@@ -201,7 +201,9 @@ _ORDERING = Option("ordering", "raster", str, "pixel ordering",
                    choices=("raster", "column", "snake", "spiral", "random"))
 _PAINTED = "Images sampled pixel by pixel in the model's ordering, the same seed at every step"
 
-# NADE and MADE bring no functions: the one loop trains them, the generic sampler paints them.
+_BINARY_EVAL = {"evaluate": "engine.cli.pixelcnn:cmd_eval_pixelcnn", "card": "engine.cards.nade_made:write_nade_made_card"}
+# NADE and MADE need no functions of their own: the one loop trains them, the generic sampler paints them,
+# the binary-image eval measures them (with ensembles of masks) and one card writer describes them.
 _AUTOREGRESSIVE = (
     Kind("nade", "engine.models.nade:NADE",
          (Option("hidden", 500, int, "hidden units", 1, 8192), _ORDERING,
@@ -209,7 +211,7 @@ _AUTOREGRESSIVE = (
          _BINARY_SETTINGS, _BINARY_SETS, {"NADE (binarized MNIST)": {"hidden": 500}},
          metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000},
          views=("images",), limits=(Option("hidden", 500, int, low=1, high=8192), *BINARY_LIMITS),
-         cost="engine.models.nade:cost"),
+         cost="engine.models.nade:cost", **_BINARY_EVAL),
     Kind("made", "engine.models.made:MADE",
          (Option("hidden", [500], int, "hidden widths", 1, 8192, many=True), _ORDERING,
           Option("order_seed", 0, int, "seed of the orderings and connectivity", 0, 2**31 - 1),
@@ -219,7 +221,7 @@ _AUTOREGRESSIVE = (
          {"MADE (binarized MNIST)": {"hidden": [500]},
           "MADE, 8 orderings (order-agnostic)": {"hidden": [500], "masks": 8, "order_agnostic": True}},
          metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000},
-         views=("images",), cost="engine.models.made:cost",
+         views=("images",), cost="engine.models.made:cost", **_BINARY_EVAL,
          limits=(Option("hidden", [500], int, low=1, high=8192, many=True), *BINARY_LIMITS,
                  Option("masks", 1, int, low=1, high=64), Option("order_agnostic", False, bool))),
 )

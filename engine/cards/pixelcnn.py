@@ -90,6 +90,6 @@ def write_pixelcnn_card(checkpoint: Path, config: dict) -> Path:
              f"- Reproduce: `{_reproduce(name, hp, config.get('training', {}))}` "
              f"(then copy the file to `assets/{name}.safetensors`).", *_history(config), "",
              *results_section("pixelcnn", f"{name}.safetensors", _results(hp, config.get("metrics", {}).get("test", {}))),
-             "## Sampling", "", "`python -m engine sample pixelcnn --strategy top-p --top-p 0.9 -n 16 --out grid.png`; "
+             "## Sampling", "", "`python -m engine sample pixelcnn --strategy top-p --top-p 0.99 -n 16 --out grid.png`; "
              "strategies: sample, greedy, temperature, top-k, top-p, min-p, beam. Speed: `python bench/pixelcnn.py`.", ""]
     return write_markdown(checkpoint.with_suffix(".md"), lines)

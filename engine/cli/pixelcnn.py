@@ -28,7 +28,7 @@ from engine.data.mnist import load_binarized_mnist, load_mnist
 from engine.device import select_device, seed_everything
 from engine.errors import ConfigError
 from engine.events import Done
-from engine.evaluation.likelihood import exact_nll
+from engine.evaluation.likelihood import ensemble_nll, exact_nll
 from engine.training.loop import train
 
 STATIC = "static binarization (Larochelle & Murray 2011, binarized_mnist_{train,valid,test}.amat)"
@@ -89,7 +89,8 @@ def cmd_train_pixelcnn(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_pixelcnn(args: argparse.Namespace) -> int:
-    """Print the exact test NLL (nats per image, bits/dim); ``--save`` stores it and writes the card."""
+    """Print the exact test NLL (nats per image, bits/dim) of a PixelCNN, NADE or MADE (with its ensembles of masks);
+    ``--save`` stores it and writes the card."""
     model, _ = load_for_eval(args)
     _, _, te, info = pixelcnn_data(resolve_data_folder(args.data).path, model.levels, model.num_classes > 0)
     te = te[: args.limit] if args.limit else te
@@ -99,6 +100,12 @@ def cmd_eval_pixelcnn(args: argparse.Namespace) -> int:
             metrics = {**event.result, "test_set": info["test"]}
     print(f"test NLL  {metrics['nll_nats']:.2f} nats per image  ({metrics['bits_per_dim']:.4f} bits/dim, "
           f"{metrics['test_images']} images of the {metrics['test_set']})")
+    if getattr(model, "n_masks", 1) > 1:  # an order/connectivity-agnostic MADE: its ensembles of masks too
+        counts = tuple(c for c in (1, 2, 4, 8, 16, 32, 64) if c <= model.n_masks)
+        for event in track(ensemble_nll(model, te, counts, args.batch), unit="image"):
+            if isinstance(event, Done):
+                metrics["ensemble_nll_nats"] = {str(c): v for c, v in event.result.items()}
+        print("ensembles  " + "  ".join(f"{c} masks {v:.2f}" for c, v in metrics["ensemble_nll_nats"].items()))
     if args.save:
         card = save_test_metrics(args.checkpoint, metrics)
         print(f"metrics stored in {args.checkpoint}; model card {card}")

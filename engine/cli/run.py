@@ -32,6 +32,7 @@ from engine.errors import ConfigError, GenScopeError
 from engine.training import distributed
 from engine.training.data import AUDIO_DATASETS, DataSpec, dataset_names
 from engine.training.folder import RunFolder
+from engine.training.history import epoch_history
 from engine.training.step import EpochEnd, TrainStep
 from engine.training.runs import open_run
 from engine.training.settings import Controls, Diverged, RunFinished, TrainSettings
@@ -176,7 +177,7 @@ def cmd_train_run(args: argparse.Namespace, entry: Kind) -> int:
             _dump_weights(args.dump_weights, loop.model, ctx.rank if ctx else 0)
         if main and args.out and status == "finished":
             last = load_checkpoint(loop.folder.last_path)
-            save_checkpoint(args.out, last.state_dict, last.config)
+            save_checkpoint(args.out, last.state_dict, {**last.config, "history": epoch_history(args.run_dir)})
         if main:
             print(f"{status} at step {step}: {args.run_dir}" + (f" -> {args.out}" if args.out else ""))
         distributed.barrier(ctx)

@@ -21,6 +21,7 @@ PixelCNN's nats per image and bits/dim over rows of a test split) and
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -113,6 +114,33 @@ def exact_nll(model: nn.Module, rows: np.ndarray, batch: int = 500) -> Iterator[
         yield Progress(min(start + batch, n), n, "test NLL")
     nll = total / n
     yield Done({"nll_nats": nll, "bits_per_dim": float(bits_per_dim(nll, model.height * model.width)), "test_images": n})
+
+
+@torch.no_grad()
+def ensemble_nll(model: nn.Module, rows: np.ndarray, counts: tuple[int, ...], batch: int = 500) -> Iterator[object]:
+    """Yield Progress per batch and Done({count: nll nats}) for a MADE's ensembles of its first ``count`` mask sets.
+
+    An ensemble's log p(x) is the log of the mean probability over its masks
+    (``model.ensemble_log_prob``); every count is computed from the same
+    per-mask log-probabilities, one pass per mask set.
+    """
+    n, masks = len(rows), max(counts)
+    totals = dict.fromkeys(counts, 0.0)
+    keep = model.mask_index
+    try:
+        for start in range(0, n, batch):
+            x = torch.as_tensor(rows[start : start + batch]).float().to(_device_of(model))
+            per_mask = []
+            for index in range(masks):
+                model.select(index)
+                per_mask.append(model.log_prob(x))
+            stacked = torch.stack(per_mask)  # (M, B)
+            for c in counts:
+                totals[c] -= float((torch.logsumexp(stacked[:c], 0) - math.log(c)).sum())
+            yield Progress(min(start + batch, n), n, f"ensembles of up to {masks} masks")
+    finally:
+        model.select(keep)
+    yield Done({c: t / n for c, t in totals.items()})
 
 
 @torch.no_grad()

@@ -69,21 +69,25 @@ class MADEState:
         self.model, self.t, self.naive = model, 0, naive
         self.x = torch.zeros(batch, model.size, device=model.out.weight.device)
         self.pre = model.layers[0].bias.detach().expand(batch, -1).clone()
+        self.perm = model.perm.tolist()
+        with torch.no_grad():  # the masked weights, multiplied once per image batch instead of once per pixel
+            self.first = (model.layers[0].weight * model.masks[0]).T.contiguous()  # (D, H1): row i feeds input i
+            self.hidden = [(layer.weight * mask, layer.bias) for layer, mask in zip(model.layers[1:], model.masks[1:-1])]
+            self.out_w, self.out_b = model.out.weight * model.masks[-1], model.out.bias
 
     def logits(self) -> Tensor:
-        m, pos = self.model, int(self.model.perm[self.t])
+        pos = self.perm[self.t]
         if self.naive:
-            return binary_logits(m.logits(self.x)[:, pos])
+            return binary_logits(self.model.logits(self.x)[:, pos])
         h = torch.relu(self.pre)
-        for layer, mask in zip(m.layers[1:], m.masks[1:-1]):
-            h = torch.relu(F.linear(h, layer.weight * mask, layer.bias))
-        return binary_logits(m.out.bias[pos] + h @ (m.out.weight[pos] * m.masks[-1][pos]))
+        for weight, bias in self.hidden:
+            h = torch.relu(F.linear(h, weight, bias))
+        return binary_logits(self.out_b[pos] + h @ self.out_w[pos])
 
     def advance(self, values: Tensor) -> None:
-        pos = int(self.model.perm[self.t])
+        pos = self.perm[self.t]
         v = values.to(self.x.dtype)
-        first = self.model.layers[0].weight[:, pos] * self.model.masks[0][:, pos]
-        self.pre = self.pre + v[:, None] * first
+        self.pre = self.pre + v[:, None] * self.first[pos]
         self.x[:, pos] = v
         self.t += 1
 

@@ -73,3 +73,14 @@ def run_curves(run_dir: str | os.PathLike, names: dict[str, str] | None = None) 
             points[plot, series].append((float(x), float(value)))
     curves = {key: tuple(np.array(column, np.float64) for column in zip(*xy)) for key, xy in points.items()}
     return RunCurves(curves, settings)
+
+
+def epoch_history(run_dir: str | os.PathLike, key: str = "loss") -> list[dict]:
+    """A run's per-epoch ``key`` as [{"epoch", "train", "val"}] (the model card's table), in epoch order; an epoch
+    logged twice (a run resumed across its end) keeps its last record."""
+    rows = {}
+    for record in load_metrics(run_dir):
+        if record.get("type") == "epoch" and key in record.get("train", {}):
+            rows[int(record["epoch"])] = {"epoch": int(record["epoch"]), "train": float(record["train"][key]),
+                                          "val": float(record.get("val", {}).get(key, float("nan")))}
+    return [rows[e] for e in sorted(rows)]

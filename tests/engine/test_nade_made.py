@@ -162,3 +162,26 @@ def test_checkpoint_settings_checked_before_building(tmp_path, kind, hparams, wo
     path = save_checkpoint(tmp_path / "m.safetensors", {"w": torch.zeros(2)}, {"kind": kind, "hparams": hparams})
     with pytest.raises(CheckpointError, match=words):
         load_model(path)
+
+
+def test_ensemble_nll_is_the_log_mean_probability_and_reaches_the_card(tmp_path):
+    """eval's ensemble figures equal ensemble_log_prob, and the card states them with the gain over one mask."""
+    from engine.cards.common import save_test_metrics
+    from engine.checkpoints import save_checkpoint
+    from engine.evaluation.likelihood import ensemble_nll
+    from engine.events import Done
+
+    model = tiny("made", masks=4, order_agnostic=True).eval()
+    rows = ALL_3x2.numpy()[::3]
+    result = ar.drain(ensemble_nll(model, rows, (1, 2, 4), batch=5), Done).result
+    for count in (1, 2, 4):
+        want = -float(model.ensemble_log_prob(torch.as_tensor(rows), count).mean().detach())
+        assert result[count] == pytest.approx(want, rel=1e-5)
+    assert model.mask_index == 0  # the selection is put back
+    path = save_checkpoint(tmp_path / "m.safetensors", model.state_dict(),
+                           {"kind": "made", "hparams": model.hparams(), "history": [{"epoch": 1, "train": 5.0, "val": 6.0}]})
+    card = save_test_metrics(path, {"nll_nats": result[1], "bits_per_dim": 1.0, "test_images": len(rows),
+                                    "test_set": "toy rows", "ensemble_nll_nats": {str(c): v for c, v in result.items()}})
+    text = card.read_text()
+    assert f"| 4 | {result[4]:.2f} |" in text and f"Gain of 4 masks over one: {result[1] - result[4]:.2f}" in text
+    assert "| 1 | 5.00 | 6.00 |" in text
