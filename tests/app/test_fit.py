@@ -176,3 +176,13 @@ def test_the_wheel_over_a_plot_in_a_side_panel_scrolls_the_panel(qtbot, window, 
     gui.wheel(plot.viewport(), centre, -1)  # towards the user: scroll down
     assert bar.value() > before, "the wheel scrolled the panel"
     assert plot.getPlotItem().getViewBox().viewRange() == view_range, "the plot did not zoom"
+
+
+def test_training_form_fits_without_scrolling(qtbot, window):
+    """The whole Training monitor form, runs list included, shows at 1200 x 800 with no scroll bar to move."""
+    tab = show_page(qtbot, window, "training")
+    area = scroll_area_of(tab.panel.runs)
+    assert area is None or area.verticalScrollBar().maximum() == 0
+    for widget in (tab.panel.model, tab.panel.checkpoint_every, *tab.panel.buttons.values(), tab.panel.runs,
+                   tab.panel.use_in_explorer):
+        assert widget.visibleRegion().boundingRect().size() == widget.size(), widget

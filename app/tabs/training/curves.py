@@ -21,6 +21,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
+from app.widgets.axes import no_si_prefix
+
 def sticky_range(current: tuple[float, float] | None, lo: float, hi: float, below: float,
                  above: float) -> tuple[float, float]:
     """A view interval for data spanning [lo, hi]: ``current`` while it holds the data and the data fill at
@@ -136,8 +138,10 @@ class CurvePanel(QWidget):
 
     def _set_up(self, plot: pg.PlotItem, name: str) -> pg.PlotItem:
         plot.getAxis("left").setWidth(52)
-        # No grid: grid lines belong to the axes, so every data redraw would repaint them.
-        plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        no_si_prefix(plot.getAxis("left"))
+        # No grid: grid lines belong to the axes, so every data redraw would repaint them. No legend either: it
+        # would cover the curves; the title names them in their colours (_retitle).
+        self._retitle(plot, name)
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
         if name in self.always_log_y:
@@ -168,6 +172,17 @@ class CurvePanel(QWidget):
         self.items[key] = plot.plot(pen=pg.mkPen(colour, width=1), name=key[1], symbol=symbol, symbolSize=5,
                                     symbolBrush=colour)
         self.series[key] = Series(self.smoothing)
+        self._retitle(plot, key[0])
+
+    def _retitle(self, plot: pg.PlotItem, name: str) -> None:
+        """The plot's name, and under it the names of its curves in their own colours (the legend, off the data)."""
+        named = [(curve, item) for (p, curve), item in self.items.items() if p == name]
+        named += [(f"- - {item.opts['name']}", item) for item in plot.listDataItems()
+                  if item.opts.get("name") and item not in self.items.values()]  # overlays of finished runs
+        keys = [f"<span style='color:#{r:02x}{g:02x}{b:02x}'>{curve}</span>"
+                for curve, item in named for r, g, b, _ in [item.opts["pen"].color().getRgb()]]
+        plot.setTitle(f"<span style='font-size:9pt'>{name}</span><br>"
+                      f"<span style='font-size:8pt'>{' · '.join(keys) or '&nbsp;'}</span>")
 
     def shown(self, key: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
         """The (x (n,), y (n,)) a curve draws: raw for "val" curves and unsmoothed plots, else smoothed."""
@@ -248,6 +263,7 @@ class CurvePanel(QWidget):
         colour = COLOURS[(len(self.series) + 3) % len(COLOURS)]
         self.plots[plot].plot(x, y, pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine), name=name)
         self.overlays[plot].append((np.asarray(x, float), np.asarray(y, float)))
+        self._retitle(self.plots[plot], plot)
         self.fit(plot)
 
     def reset(self) -> None:
@@ -263,3 +279,5 @@ class CurvePanel(QWidget):
         self.ranges.clear()
         self.managed = set(self.plots)
         self.steps = 0
+        for name, plot in self.plots.items():
+            self._retitle(plot, name)

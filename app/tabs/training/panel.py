@@ -46,8 +46,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self._control_box())
         layout.addWidget(self._live_box())
         layout.addWidget(self._view_box())
-        layout.addWidget(self._runs_box())
-        layout.addStretch(1)
+        layout.addWidget(self._runs_box(), 1)  # the runs list takes the height left over
         self.use_model_defaults(self.model.currentText())
 
     def _setup_box(self) -> QGroupBox:
@@ -68,11 +67,23 @@ class TrainingPanel(QWidget):
         self.threads = spin_box(0, 256, 0, tip="torch CPU threads for training (auto: one per core); "
                                 "1 is much faster when the cores are busy with other work")
         self.threads.setSpecialValueText("auto")
-        for label, widget in (("Model", self.model), ("Data", self.data), ("Training images", self.limit),
-                              ("Epochs", self.epochs), ("Batch size", self.batch), ("Learning rate", self.lr),
-                              ("Seed", self.seed), ("Samples every", self.sample_every),
-                              ("Checkpoint every", self.checkpoint_every), ("CPU threads", self.threads)):
-            form.addRow(label, widget)
+        form.addRow("Model", self.model)
+        form.addRow("Data", self.data)
+        # The numbers two to a row, so the whole panel fits 1200 x 800 without scrolling.
+        pairs = QGridLayout()
+        pairs.setHorizontalSpacing(6)
+        for i, (label, widget) in enumerate((("Images", self.limit), ("Epochs", self.epochs),
+                                             ("Batch", self.batch), ("LR", self.lr), ("Seed", self.seed),
+                                             ("Threads", self.threads), ("Samples every", self.sample_every),
+                                             ("Checkpoint every", self.checkpoint_every))):
+            name = QLabel(label)
+            name.setBuddy(widget)
+            name.setToolTip(widget.toolTip())
+            pairs.addWidget(name, i // 2, 2 * (i % 2))
+            pairs.addWidget(widget, i // 2, 2 * (i % 2) + 1)
+        pairs.setColumnStretch(1, 1)
+        pairs.setColumnStretch(3, 1)
+        form.addRow(pairs)
         self.model.currentTextChanged.connect(self.use_model_defaults)
         return box
 
@@ -115,36 +126,38 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("%p%")
         self.eta = QLabel("Idle")
         self.eta.setWordWrap(True)
-        col.addWidget(self.progress)
-        col.addWidget(self.eta)
+        status = QHBoxLayout()
+        status.addWidget(self.progress, 1)
+        status.addWidget(self.eta, 2)
+        col.addLayout(status)
         return box
 
     def _live_box(self) -> QGroupBox:
         box = QGroupBox("Change while training (applied at the next step)")
         grid = QGridLayout(box)
         self.new_lr = spin_box(1e-7, 1.0, 1e-3, 1e-4, 7)
-        self.apply_lr = QPushButton("Set learning rate")
+        self.apply_lr = QPushButton("Set LR")
+        self.apply_lr.setToolTip("Use this learning rate from the next step on")
         self.new_beta = spin_box(0.01, 100.0, 1.0, 0.5, 2)
         self.apply_beta = QPushButton("Set β")
-        grid.addWidget(self.new_lr, 0, 0)
-        grid.addWidget(self.apply_lr, 0, 1)
-        grid.addWidget(self.new_beta, 1, 0)
-        grid.addWidget(self.apply_beta, 1, 1)
+        for column, widget in enumerate((self.new_lr, self.apply_lr, self.new_beta, self.apply_beta)):
+            grid.addWidget(widget, 0, column)
         return box
 
-    def _view_box(self) -> QGroupBox:
-        box = QGroupBox("Curves")
+    def _view_box(self) -> QWidget:
+        box = QWidget()  # one row, no frame: the form fits 1200 x 800 without scrolling
         grid = QGridLayout(box)
+        grid.setContentsMargins(9, 0, 9, 0)
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(60)
         self.smoothing.setToolTip("EMA smoothing of the per-step curves (validation points are never smoothed)")
         self.log_x = QCheckBox("log x")
         self.log_y = QCheckBox("log y")
-        grid.addWidget(QLabel("Smoothing"), 0, 0)
-        grid.addWidget(self.smoothing, 0, 1, 1, 2)
-        grid.addWidget(self.log_x, 1, 1)
-        grid.addWidget(self.log_y, 1, 2)
+        grid.addWidget(QLabel("Curve smoothing"), 0, 0)
+        grid.addWidget(self.smoothing, 0, 1)
+        grid.addWidget(self.log_x, 0, 2)
+        grid.addWidget(self.log_y, 0, 3)
         return box
 
     def _runs_box(self) -> QGroupBox:
@@ -154,7 +167,7 @@ class TrainingPanel(QWidget):
         self.runs_root.setWordWrap(True)
         self.runs = QListWidget()
         self.runs.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.runs.setMinimumHeight(110)
+        self.runs.setMinimumHeight(60)
         row = QHBoxLayout()
         self.refresh = QPushButton("Refresh")
         self.overlay = QPushButton("Overlay")
