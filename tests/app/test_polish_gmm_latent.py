@@ -133,7 +133,7 @@ def test_prior_samples_go_with_the_model_and_the_autoencoder_says_it_has_no_prio
 def test_inspector_boxes_and_prior_rings_are_labelled(qtbot, window):
     latent = latent_tab(qtbot, window)
     window.tabs.setCurrentWidget(latent)
-    titles = {label.text() for label in latent.panel.findChildren(QLabel)}
+    titles = {label.text() for label in latent.panel.inspect.findChildren(QLabel)}  # the inspector, under the map
     assert {"Draw here", "Input", "Reconstruction"} <= titles
     assert all(not label.isVisible() for label in latent.map.ring_labels)
     click(qtbot, latent.panel.show_prior)

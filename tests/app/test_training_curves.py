@@ -101,3 +101,22 @@ def test_zooming_a_plot_hands_its_range_to_the_user_and_log_gives_it_back(panel,
     qtbot.waitUntil(lambda: panel.ranges.get("learning rate") is not None)
     panel.set_log(False, True)  # what the monitor's "log y" box does
     assert "loss" in panel.managed and in_view(panel, "loss")
+
+
+def test_titles_name_the_curves_in_colour_and_no_legend_covers_the_data(qtbot):
+    panel = CurvePanel(["terms", "learning rate"], zero_based={"learning rate"})
+    qtbot.addWidget(panel)
+    for step in range(1, 40):
+        panel.add_point("terms", "elbo", step, -100.0 + step)
+        panel.add_point("terms", "recon", step, -90.0 + step)
+        panel.add_point("learning rate", "lr", step, 1e-3)
+    panel.add_point("terms", "val elbo", 39, -60.0)
+    panel.redraw(everything=True)
+    title = panel.plots["terms"].titleLabel.text
+    assert "elbo" in title and "recon" in title and "validation" in title and "val elbo" not in title
+    colour = lambda curve: panel.items[("terms", curve)].opts["pen"].color().getRgb()  # noqa: E731
+    assert colour("val elbo") == colour("elbo") != colour("recon")
+    assert all(plot.legend is None for plot in panel.plots.values())
+    panel.fit("learning rate")
+    low, high = panel.plots["learning rate"].getViewBox().viewRange()[1]
+    assert low == 0.0 and high > 1e-3  # a flat schedule gets an axis from 0, with readable ticks

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QLabel,
+    QHBoxLayout,
     QLineEdit,
     QPushButton,
     QSlider,
@@ -91,8 +92,7 @@ class GmmPanel(QWidget):
         self.clear_button = QPushButton("Clear points")
         self.clear_button.clicked.connect(lambda: self.tab.set_points(np.zeros((0, 2)), "Click or drag to draw points."))
         form.addRow("Source", self.source)
-        form.addRow("Points (generated)", self.n_points)
-        form.addRow("Blobs (generated)", self.true_k)
+        form.addRow("Generated", _row(self.n_points, QLabel("points in"), self.true_k, QLabel("blobs")))
         form.addRow("CSV columns", self.columns)
         form.addRow(self.clear_button)
         return box
@@ -114,9 +114,11 @@ class GmmPanel(QWidget):
         self.reg.setRange(0.0, 1.0)
         self.reg.setValue(1e-6)
         self.reg.setSingleStep(1e-6)
-        for label, widget in (("K", self.k), ("Covariance", self.cov), ("Initialisation", self.init),
-                              ("Seed", self.seed), ("reg_covar", self.reg)):
-            form.addRow(label, widget)
+        # Two settings to a row, so the panel fits 1200 x 800 without scrolling.
+        form.addRow("K", _row(self.k, QLabel("Covariance"), self.cov))
+        self.init.setToolTip("Initialisation of the means: k-means++, random points, ...")
+        form.addRow("Init", _row(self.init, QLabel("Seed"), self.seed))
+        form.addRow("reg_covar", self.reg)
         return box
 
     def _play_box(self) -> QGroupBox:
@@ -135,8 +137,7 @@ class GmmPanel(QWidget):
         self.speed_slider.setValue(8)
         self.speed_slider.setToolTip("Steps shown per second")
         self.speed_slider.valueChanged.connect(self._speed_changed)
-        grid.addWidget(QLabel("Speed"), 2, 0)
-        grid.addWidget(self.speed_slider, 2, 1, 1, 2)
+        grid.addWidget(_row(QLabel("Speed"), self.speed_slider), 1, 2)  # beside Step E / Step M
         return box
 
     def _k_box(self) -> QGroupBox:
@@ -145,7 +146,7 @@ class GmmPanel(QWidget):
         self.k_button = QPushButton("BIC and AIC for K = 1…10")
         self.k_button.clicked.connect(self.run_choose_k)
         self.k_plot = pg.PlotWidget(background="w", axisItems=integer_axis())
-        self.k_plot.setMinimumHeight(140)
+        self.k_plot.setMinimumHeight(120)
         room_for_top_label(self.k_plot)
         self.k_plot.addLegend(offset=(-5, 5))
         self.k_plot.setLabel("bottom", "K")
@@ -332,3 +333,13 @@ class GmmPanel(QWidget):
     def set_data_note(self, text: str) -> None:
         """What the loaded data are: source, skipped rows, subsampling."""
         self.data_note.setText(text)
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    """``widgets`` side by side in one form row (the first ones take the spare width)."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if not isinstance(widget, QLabel) else 0)
+    return row

@@ -51,6 +51,7 @@ class LatentExplorerTab(QWidget):
         col.setContentsMargins(0, 0, 0, 0)
         col.addWidget(self.map, 1)
         col.addWidget(self.panel.note)
+        col.addWidget(self.panel.inspect)
         split = with_side_panel(left, self.panel, 360)
         QHBoxLayout(self).addWidget(split)
         self.grid_timer = QTimer(self, singleShot=True, interval=40)

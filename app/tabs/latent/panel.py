@@ -33,7 +33,7 @@ class LatentPanel(QWidget):
         layout.addWidget(self._overlay_box())
         layout.addWidget(self._pins_box())
         layout.addWidget(self._sample_box())
-        layout.addWidget(self._inspect_box())
+        self.inspect = self._inspect_box()  # placed under the map by the tab: the side panel fits 1200 x 800
         self.note = QLabel()  # placed under the map by the tab, so it is always in view
         self.note.setWordWrap(True)
         layout.addStretch(1)
@@ -125,17 +125,16 @@ class LatentPanel(QWidget):
         form.addRow("k", self.k)
         self.report = QLabel("—")
         self.report.setWordWrap(True)
-        views = QHBoxLayout()
-        views.addLayout(titled("Input", self.input_view))
-        views.addLayout(titled("Reconstruction", self.recon_view))
+        self.k.setMaximumWidth(100)
         right = QVBoxLayout()
-        right.addLayout(views)
         right.addLayout(form)
+        right.addWidget(self.report, 1)
         row = QHBoxLayout()
         row.addLayout(titled("Draw here", self.pad))
-        row.addLayout(right)
+        row.addLayout(titled("Input", self.input_view))
+        row.addLayout(titled("Reconstruction", self.recon_view))
+        row.addLayout(right, 1)
         col.addLayout(row)
-        col.addWidget(self.report)
         return box
 
 
@@ -147,4 +146,5 @@ def titled(title: str, widget: QWidget) -> QVBoxLayout:
     label.setToolTip(widget.toolTip())
     col.addWidget(label)
     col.addWidget(widget)
+    col.addStretch(1)  # boxes of different heights in one row line up at the top
     return col

@@ -108,8 +108,9 @@ class CurvePanel(QWidget):
     """
 
     def __init__(self, plots: list[str], columns: int = 2, unsmoothed: set[str] = frozenset(),
-                 log_y: set[str] = frozenset(), parent=None) -> None:
+                 log_y: set[str] = frozenset(), zero_based: set[str] = frozenset(), parent=None) -> None:
         super().__init__(parent)
+        self.zero_based = set(zero_based)  # plots whose y axis starts at 0 (the learning rate)
         self.unsmoothed = set(unsmoothed)  # plots drawn raw (e.g. the learning rate schedule)
         self.always_log_y = set(log_y)  # plots whose values span decades (the learning rate)
         self.smoothing = 0.0
@@ -167,20 +168,31 @@ class CurvePanel(QWidget):
 
     def _new_curve(self, key: tuple[str, str]) -> None:
         plot = self.plots[key[0]]
-        colour = COLOURS[sum(1 for k in self.series if k[0] == key[0]) % len(COLOURS)]
+        twin = (key[0], key[1][4:]) if key[1].startswith("val ") else None
+        if twin in self.items:  # a validation curve: its training curve's colour, drawn as dots
+            colour = self.items[twin].opts["pen"].color().getRgb()[:3]
+        else:
+            colour = COLOURS[sum(1 for k in self.items if k[0] == key[0] and not self._has_twin(k)) % len(COLOURS)]
         symbol = "o" if key[1].startswith("val") else None
         self.items[key] = plot.plot(pen=pg.mkPen(colour, width=1), name=key[1], symbol=symbol, symbolSize=5,
                                     symbolBrush=colour)
         self.series[key] = Series(self.smoothing)
         self._retitle(plot, key[0])
 
+    def _has_twin(self, key: tuple[str, str]) -> bool:
+        """True for a "val x" curve drawn beside its training curve "x" (same colour, dots)."""
+        return key[1].startswith("val ") and (key[0], key[1][4:]) in self.items
+
     def _retitle(self, plot: pg.PlotItem, name: str) -> None:
-        """The plot's name, and under it the names of its curves in their own colours (the legend, off the data)."""
-        named = [(curve, item) for (p, curve), item in self.items.items() if p == name]
+        """The plot's name, and under it its curves' names in their own colours (the legend, off the data);
+        validation curves share their training curve's colour and are named once, as dots."""
+        named = [(curve, item) for (p, curve), item in self.items.items() if p == name and not self._has_twin((p, curve))]
         named += [(f"- - {item.opts['name']}", item) for item in plot.listDataItems()
                   if item.opts.get("name") and item not in self.items.values()]  # overlays of finished runs
         keys = [f"<span style='color:#{r:02x}{g:02x}{b:02x}'>{curve}</span>"
                 for curve, item in named for r, g, b, _ in [item.opts["pen"].color().getRgb()]]
+        if any(p == name and self._has_twin((p, c)) for p, c in self.items):
+            keys.append("<span style='color:#707070'>● validation</span>")
         plot.setTitle(f"<span style='font-size:9pt'>{name}</span><br>"
                       f"<span style='font-size:8pt'>{' · '.join(keys) or '&nbsp;'}</span>")
 
@@ -228,7 +240,9 @@ class CurvePanel(QWidget):
         (x_lo, x_hi), y = bounds
         whole_run = self.steps and not plot.ctrl.logXCheck.isChecked() and 0 <= x_lo and x_hi <= self.steps
         x = (0.0, float(self.steps)) if whole_run else sticky_range(old[0], x_lo, x_hi, 0.02, 0.5)
-        new = x, sticky_range(old[1], *y, 0.15, 0.15)
+        if name in self.zero_based and not plot.ctrl.logYCheck.isChecked():
+            y = (min(0.0, y[0]), y[1])  # a flat schedule still gets readable ticks: 0 .. its value
+        new = x, sticky_range(old[1], *y, 0.0 if name in self.zero_based else 0.15, 0.15)
         if new != old:
             self.ranges[name] = new
             view.setRange(xRange=new[0], yRange=new[1], padding=0)

@@ -58,7 +58,7 @@ class TrainingMonitorTab(QWidget):
         self._progress_shown = 0.0
         self.curve_names: dict[str, str] = {}  # metric -> curve name, from engine.catalog
         self.panel = TrainingPanel()
-        self.curves = CurvePanel(list(PLOTS), columns=3, unsmoothed={"learning rate"})
+        self.curves = CurvePanel(list(PLOTS), columns=3, unsmoothed={"learning rate"}, zero_based={"learning rate"})
         self.samples = SamplesView(context.audio)
         self.status = QLabel()
         self.status.setWordWrap(True)
