@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.errors import ConfigError
-from engine.models.nade import LOG2, binary_logits
+from engine.models.binary_image import BinaryImageModel, binary_logits
 from engine.models.orderings import check_ordering, make_ordering
 
 
@@ -95,13 +95,11 @@ class MADEState:
         self.pre, self.x = self.pre[index], self.x[index]
 
 
-class MADE(nn.Module):
+class MADE(BinaryImageModel, nn.Module):
     """A masked MLP over ``height x width`` binary images; ``masks`` mask sets (see the module docstring)."""
 
     kind = "made"
-    n_values = 2
-    levels = 2
-    num_classes = 0  # never class-conditional
+    state_class = MADEState
 
     def __init__(self, hidden: list[int] | tuple[int, ...] = (500,), height: int = 28, width: int = 28,
                  ordering: str = "raster", order_seed: int = 0, masks: int = 1, order_agnostic: bool = False):
@@ -140,26 +138,12 @@ class MADE(nn.Module):
         self.perm = order.to(self.out.weight.device)
         self.masks = [m.to(self.out.weight.device) for m in build_masks(order, labels)]
 
-    def _flat(self, x: Tensor) -> Tensor:
-        if x.ndim < 2 or x[0].numel() != self.size:
-            raise ConfigError(f"Expected {self.height}x{self.width} images, got shape {tuple(x.shape)}.")
-        return x.reshape(len(x), self.size).to(self.out.weight.device, torch.float32)
-
     def logits(self, x: Tensor) -> Tensor:
         """Bernoulli logits (B, D) of every pixel under the current mask set, one masked pass."""
         h = self._flat(x)
         for layer, mask in zip(self.layers, self.masks):
             h = torch.relu(F.linear(h, layer.weight * mask, layer.bias))
         return F.linear(h, self.out.weight * self.masks[-1], self.out.bias)
-
-    def position_log_probs(self, x: Tensor, labels=None) -> Tensor:
-        """log p(x_i | the pixels before i in the ordering) (B, D) nats, flat raster index."""
-        flat = self._flat(x)
-        return -F.binary_cross_entropy_with_logits(self.logits(flat), flat, reduction="none")
-
-    def log_prob(self, x: Tensor, labels=None) -> Tensor:
-        """Exact log p(x) (B,) in nats."""
-        return self.position_log_probs(x).sum(1)
 
     def ensemble_log_prob(self, x: Tensor, count: int | None = None) -> Tensor:
         """log of the mean of p(x) over the first ``count`` mask sets (default all): (B,) nats."""
@@ -181,29 +165,8 @@ class MADE(nn.Module):
         if self.training and self.n_masks > 1:
             self.select(self._next)
             self._next += 1
-        nll = -self.log_prob(x).mean()
-        return nll, {"bits_per_dim": nll.detach() / (self.size * LOG2)}
+        return self.nll(x)
 
-    def quantize(self, x01: Tensor) -> Tensor:
-        """Intensities in [0, 1] -> 0/1 values (threshold 0.5), the shape kept."""
-        return (x01 >= 0.5).long()
-
-    # ------------------------------------------------------------- autoregressive protocol
-
-    def n_steps(self, length: int | None = None) -> int:
-        if length is not None and int(length) != self.size:
-            raise ConfigError(f"This MADE paints {self.height}x{self.width} images; the length is fixed.")
-        return self.size
-
-    def order(self, length: int | None = None) -> Tensor:
-        """(D,) int64: the flat pixel index generated at each step under the current mask set."""
-        return self.perm.cpu()
-
-    def start(self, batch: int, labels=None, length: int | None = None, method: str = "fast",
-              known: Tensor | None = None) -> MADEState:
-        if labels is not None:
-            raise ConfigError("A MADE is not class-conditional; paint without a label.")
-        return MADEState(self, batch, naive=method == "naive")
 
     def train(self, mode: bool = True) -> "MADE":
         """Leaving training puts the first mask set back (evaluation and sampling start from set 0)."""

@@ -14,16 +14,13 @@ kept in the state dict so any permutation, drawn or random, round-trips.
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.errors import ConfigError
+from engine.models.binary_image import BinaryImageModel, binary_logits
 from engine.models.orderings import check_ordering, make_ordering
 
-LOG2 = math.log(2.0)
 BLOCK = 16  # steps per block of the teacher-forced running sum
 
 
@@ -32,11 +29,6 @@ def cost(hp: dict) -> tuple[int, int]:
     W, V (H x D each) and the biases; per image a few (D, H) running-sum pre-activations and hiddens."""
     d, h = hp.get("height", 28) * hp.get("width", 28), hp.get("hidden", 500)
     return 2 * d * h + d + h, 4 * 3 * d * h
-
-
-def binary_logits(logit_one: Tensor) -> Tensor:
-    """Bernoulli logits (B,) -> categorical logits (B, 2) over the values 0 and 1."""
-    return torch.stack([torch.zeros_like(logit_one), logit_one], -1)
 
 
 class NADEState:
@@ -67,13 +59,11 @@ class NADEState:
         self.a, self.x = self.a[index], self.x[index]
 
 
-class NADE(nn.Module):
+class NADE(BinaryImageModel, nn.Module):
     """NADE over ``height x width`` binary images with ``hidden`` units, generated in ``ordering``."""
 
     kind = "nade"
-    n_values = 2
-    levels = 2
-    num_classes = 0  # never class-conditional
+    state_class = NADEState
 
     def __init__(self, hidden: int = 500, height: int = 28, width: int = 28, ordering: str = "raster",
                  order_seed: int = 0):
@@ -98,11 +88,6 @@ class NADE(nn.Module):
         self.perm.copy_(check_ordering(order, self.size))
         self.ordering = "custom"
 
-    def _flat(self, x: Tensor) -> Tensor:
-        if x.ndim < 2 or x[0].numel() != self.size:
-            raise ConfigError(f"Expected {self.height}x{self.width} images, got shape {tuple(x.shape)}.")
-        return x.reshape(len(x), self.size).to(self.c.device, torch.float32)
-
     def logits(self, x: Tensor) -> Tensor:
         """Teacher-forced Bernoulli logits (B, D) of every pixel, in flat raster index, from one running sum.
 
@@ -122,39 +107,8 @@ class NADE(nn.Module):
         out_o = torch.cat(out, 1)                                               # (B, D) in generation order
         return torch.empty_like(out_o).index_copy_(1, self.perm, out_o)
 
-    def position_log_probs(self, x: Tensor, labels=None) -> Tensor:
-        """log p(x_i | the pixels before i in the ordering) (B, D) nats, flat raster index."""
-        flat = self._flat(x)
-        return -F.binary_cross_entropy_with_logits(self.logits(flat), flat, reduction="none")
-
-    def log_prob(self, x: Tensor, labels=None) -> Tensor:
-        """Exact log p(x) (B,) in nats."""
-        return self.position_log_probs(x).sum(1)
-
     def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        nll = -self.log_prob(x).mean()
-        return nll, {"bits_per_dim": nll.detach() / (self.size * LOG2)}
-
-    def quantize(self, x01: Tensor) -> Tensor:
-        """Intensities in [0, 1] -> 0/1 values (threshold 0.5), the shape kept."""
-        return (x01 >= 0.5).long()
-
-    # ------------------------------------------------------------- autoregressive protocol
-
-    def n_steps(self, length: int | None = None) -> int:
-        if length is not None and int(length) != self.size:
-            raise ConfigError(f"This NADE paints {self.height}x{self.width} images; the length is fixed.")
-        return self.size
-
-    def order(self, length: int | None = None) -> Tensor:
-        """(D,) int64: the flat pixel index generated at each step."""
-        return self.perm.cpu()
-
-    def start(self, batch: int, labels=None, length: int | None = None, method: str = "fast",
-              known: Tensor | None = None) -> NADEState:
-        if labels is not None:
-            raise ConfigError("A NADE is not class-conditional; paint without a label.")
-        return NADEState(self, batch, naive=method == "naive")
+        return self.nll(x)
 
 
-__all__ = ["NADE", "NADEState", "binary_logits"]
+__all__ = ["NADE", "NADEState"]
