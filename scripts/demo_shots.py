@@ -90,7 +90,7 @@ def main(out_dir: str, only: str | None = None) -> None:
     settings = QSettings(str(out / ".demo_settings.ini"), QSettings.Format.IniFormat)
     os.environ.setdefault("GENSCOPE_RUNS", tempfile.mkdtemp(prefix="genscope-demo-runs-"))
     window = MainWindow(build_context(parse_args([]), settings), settings)
-    window.resize(1280, 820)
+    window.resize(1200, 800)  # the default window size
     window.show()
     if only in ("sampler", "audio"):
         if only == "sampler":
