@@ -104,15 +104,17 @@ class ImageSamplerPage(QWidget):
         grid = QGridLayout(left)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(self.grid, 0, 0, 1, 2)
-        grid.addWidget(self.ordering.map, 0, 2, 3, 1)
+        grid.addWidget(self.ordering.map, 0, 2, 2, 1)
         grid.addWidget(self.passes, 1, 0, 1, 2)
         grid.addWidget(self.bars_for, 2, 0)
         grid.addWidget(self.bars, 3, 0)
-        grid.addWidget(self.hist, 2, 1, 2, 1)
+        grid.addWidget(self.hist, 2, 1, 2, 2)  # under the map too: the bars keep half the width
         grid.addWidget(self.stats, 4, 0, 1, 3)
         grid.addWidget(self.note, 5, 0, 1, 3)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(3, 2)
+        grid.setColumnStretch(0, 5)
+        grid.setColumnStretch(1, 3)
         QHBoxLayout(self).addWidget(with_side_panel(left, self.panel, 350))
 
     def _connect(self) -> None:

@@ -33,8 +33,8 @@ def ordering_note(model) -> str:
     if model.kind == "pixelcnn":
         return "A PixelCNN paints in raster order only: its masked convolutions fix the ordering."
     if order_agnostic(model):
-        return (f"Order-agnostic: trained on {model.n_masks} orderings, so any ordering gives a valid "
-                "conditional; choose the one to paint in.")
+        return (f"Order-agnostic: any ordering gives a valid conditional. Trained on {model.n_masks} (its own "
+                "raster and random ones); others paint worse.")
     return (f"Trained in {getattr(model, 'ordering', 'raster')} order: changing the ordering is only valid for "
             "order-agnostic models.")
 
