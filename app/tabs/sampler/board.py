@@ -46,7 +46,7 @@ class PaintBoard:
                 values[:, self.mask] = np.asarray(known, np.float32)[self.mask] / (levels - 1)
         self.total = height * width - (0 if self.mask is None else int(self.mask.sum()))
         self.ticks = 0
-        self.pixel: tuple[int, int] | None = None
+        self.pixels: list[tuple[int, int] | None] = [None] * len(sizes)  # each panel's current pixel
         self.probs: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(sizes)
         self.ink_cut = [InkCut(g) for g in (greedy or [False] * len(sizes))]  # per panel: how often the strategy cut every 'ink' value
         self.finished: PaintFinished | None = None
@@ -69,7 +69,7 @@ class PaintBoard:
         chosen = e.probs_before[np.arange(len(e.value)), e.value]
         self.nll[p][:, r, c] = -np.log(np.maximum(chosen, 1e-30))
         self.log_prob[p] = np.asarray(e.log_prob_so_far, np.float64)
-        self.pixel, self.probs[p] = (r, c), (e.probs_before[0], e.probs_after[0])
+        self.pixels[p], self.probs[p] = (r, c), (e.probs_before[0], e.probs_after[0])
         self.ink_cut[p].add(e.probs_before, e.probs_after)
 
     def _beam(self, p: int, e: BeamStep) -> None:
@@ -80,7 +80,7 @@ class PaintBoard:
         flat_v[:k, :t] = e.sequences / (self.levels - 1)
         flat_p[:k, :t] = True
         self.log_prob[p][:k] = e.log_probs
-        self.pixel, self.probs[p] = divmod(t - 1, self.w), None
+        self.pixels[p], self.probs[p] = divmod(t - 1, self.w), None
 
     def finish(self, done: PaintFinished) -> None:
         """The exact images, log p(x) and per-pixel NLL maps replace the running ones."""
@@ -91,6 +91,11 @@ class PaintBoard:
             self.painted[p] = np.ones(self.values[p].shape, bool)
             self.nll[p] = done.pixel_nll[p]
             self.log_prob[p] = np.asarray(done.log_probs[p], np.float64)
+
+    @property
+    def pixel(self) -> tuple[int, int] | None:
+        """The current pixel (row, col) of the first panel painting (panels in other orderings differ)."""
+        return next((px for px in self.pixels if px is not None), None)
 
     # ----------------------------------------------------------------- views
     def rgb(self, p: int) -> np.ndarray:
@@ -109,11 +114,11 @@ class PaintBoard:
 
     def marks(self, p: int) -> np.ndarray | None:
         """(B, 2) mosaic coordinates (top, left) of the current pixel in each image of panel p."""
-        if self.pixel is None or self.finished is not None:
+        if self.pixels[p] is None or self.finished is not None:
             return None
         _, cols = grid_shape(self.sizes[p])
         cells = np.array([divmod(i, cols) for i in range(self.sizes[p])])
-        return cells * (self.h + 1, self.w + 1) + self.pixel
+        return cells * (self.h + 1, self.w + 1) + self.pixels[p]
 
     def grey(self) -> np.ndarray:
         """Every panel side by side as one grey image in [0, 1] (for Export PNG)."""

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGridLayout,
+    QCheckBox,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QPushButton,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.widgets import spin_box
 from app.widgets.image_view import DrawPad, ImageLabel
+from app.tabs.sampler.completion import dots_mask, ring_mask
 from app.tabs.sampler.strategy_box import StrategyBox, describe
 from engine.sampling.decoding import Strategy, make_strategy
 from engine.errors import ConfigError
@@ -32,7 +33,8 @@ MODES = ["Single image", "Batch grid", "Compare strategies"]
 SPEEDS = [("25 pixels/s", 25), ("100 pixels/s", 100), ("400 pixels/s", 400), ("1600 pixels/s", 1600),
           ("As fast as possible", None)]
 KEEP = {"Top half": "top", "Bottom half": "bottom", "Left half": "left", "Right half": "right",
-        "Pixels marked on the pad": "drawn"}
+        "Ring": "ring", "Scattered dots": "dots", "Pixels marked on the pad": "drawn"}
+PRESETS = {"ring": ring_mask, "dots": dots_mask}
 LENS_SOURCES = ["The digit above", "Inverted digit", "Rotated digit", "Noise", "Image file…"]
 
 
@@ -56,7 +58,7 @@ class ImagePanel(QWidget):
         box = QGroupBox("Model")
         form = QFormLayout(box)
         self.model = QComboBox()
-        self.model.setToolTip("The bundled PixelCNN; File › Open checkpoint adds your own")
+        self.model.setToolTip("The bundled PixelCNNs, NADE and MADEs; File › Open checkpoint adds your own")
         self.label = spin_box(0, 9, 0, tip="The digit to paint (class-conditional models only)")
         self.model_info = QLabel()
         self.model_info.setWordWrap(True)
@@ -125,17 +127,23 @@ class ImagePanel(QWidget):
         return box
 
     def _complete_box(self) -> QGroupBox:
-        box = QGroupBox("Completion")
-        row = QHBoxLayout(box)
+        box = QGroupBox("Completion: keep any mask, paint the rest")
+        grid = QGridLayout(box)
         self.keep = QComboBox()
         self.keep.addItems(list(KEEP))
         self.keep.setToolTip("Which pixels of the digit are kept; the model paints the others")
         self.times = spin_box(1, 16, 4, tip="How many completions to paint")
         self.complete = QPushButton("Complete")
-        row.addWidget(self.keep, 1)
-        row.addWidget(QLabel("×"))
-        row.addWidget(self.times)
-        row.addWidget(self.complete)
+        self.beside = QCheckBox("Beside the raster PixelCNN")
+        self.beside.setChecked(True)
+        self.beside.setToolTip("Order-agnostic models: they paint the known pixels first, and the bundled PixelCNN "
+                               "completes the same mask from the same seed beside it")
+        grid.addWidget(self.keep, 0, 0)
+        grid.addWidget(QLabel("×"), 0, 1)
+        grid.addWidget(self.times, 0, 2)
+        grid.addWidget(self.complete, 0, 3)
+        grid.addWidget(self.beside, 1, 0, 1, 4)
+        grid.setColumnStretch(0, 1)
         return box
 
     def _lens_box(self) -> QGroupBox:
@@ -187,5 +195,5 @@ class ImagePanel(QWidget):
         kind = KEEP[self.keep.currentText()]
         if kind == "drawn":
             return self.pad.image >= 0.5
-        return completion_mask(kind)
+        return PRESETS[kind]() if kind in PRESETS else completion_mask(kind)
 

@@ -35,8 +35,8 @@ class LensController:
     def __init__(self, page) -> None:
         self.page = page
         self.subset = LENS_SUBSET
-        self.nlls: dict[Path, tuple[np.ndarray, str]] = {}  # model path -> (test NLLs, their data set)
-        self.computing: Path | None = None
+        self.nlls: dict[tuple, tuple[np.ndarray, str]] = {}  # (model path, ordering) -> (test NLLs, their data set)
+        self.computing: tuple | None = None
         self.last: tuple[str, LensReport] | None = None
 
     def model_changed(self) -> None:
@@ -46,7 +46,7 @@ class LensController:
         self._show_histogram()
 
     def _show_histogram(self) -> None:
-        cached = self.nlls.get(self.page.model_path)
+        cached = self.nlls.get(self.page.model_key)
         if cached is None:
             self.page.hist.set_nlls(None, "Measure an image to see the test set's NLLs")
         else:
@@ -125,7 +125,7 @@ class LensController:
             return
         name, r = self.last
         text = f"{name}: log p(x) = {r.log_prob:.1f} nats ({r.bits_per_dim:.3f} bits/dim)."
-        cached = self.nlls.get(self.page.model_path)
+        cached = self.nlls.get(self.page.model_key)
         if cached is not None:
             nlls = cached[0]
             text += (f" Its NLL is higher than {share_below(-r.log_prob, nlls):.1%} of {len(nlls):,} test digits "
@@ -139,7 +139,7 @@ class LensController:
     # ------------------------------------------------------------ histogram
     def ensure_histogram(self) -> None:
         """Compute the test-set NLLs of the current model once (on the model's worker), then show them."""
-        page, key = self.page, self.page.model_path
+        page, key = self.page, self.page.model_key
         if key in self.nlls or self.computing == key:
             return
         if not page.context.data.exists:
@@ -147,9 +147,9 @@ class LensController:
             return
         page.digits.with_test_digits(lambda test: self._compute(test, key), quiet=True)
 
-    def _compute(self, test: TestDigits, key: Path) -> None:
+    def _compute(self, test: TestDigits, key: tuple) -> None:
         page = self.page
-        if key != page.model_path or key in self.nlls or self.computing == key:
+        if key != page.model_key or key in self.nlls or self.computing == key:
             return
         model = page.model
         idx = subset(len(test.images), self.subset)
@@ -162,16 +162,16 @@ class LensController:
                                    on_finished=lambda job: self._job_ended(key),
                                    on_error=lambda e: self.page.hist.set_nlls(None, e.text()))
 
-    def _computed(self, key: Path, source: str, event) -> None:
+    def _computed(self, key: tuple, source: str, event) -> None:
         if not isinstance(event, Done):
             return
         self.computing = None
         self.nlls[key] = (event.result, source)
-        if key == self.page.model_path:
+        if key == self.page.model_key:
             self._show_histogram()
             self.write_result()
 
-    def _job_ended(self, key: Path) -> None:
+    def _job_ended(self, key: tuple) -> None:
         """Stopped or failed before the end: the next measurement tries again."""
         if self.computing == key:
             self.computing = None

@@ -39,12 +39,15 @@ class ModelChoice:
         combo.activated.connect(self.load)
 
     def add_bundled(self, name: str, label: str, missing: str) -> None:
-        """Offer ``assets/<name>.safetensors`` (loaded if it is the first entry); if unusable say so, ending with ``missing``."""
+        """Offer ``assets/<name>.safetensors`` (loaded if it is the first entry); if unusable say so, ending with ``missing``.
+
+        The entry reads "label (bundled)", or "NADE (raster, bundled)" when ``label`` ends in parentheses."""
         bundled = find_bundled(name)
         if not bundled.ok:
             self.on_note(f"The bundled {label} is unavailable: {bundled.problem} {missing}")
             return
-        self._add(f"{label} (bundled)", bundled.path, load=not self.entries)
+        shown = f"{label[:-1]}, bundled)" if label.endswith(")") else f"{label} (bundled)"
+        self._add(shown, bundled.path, load=not self.entries)
 
     def add_opened(self, path) -> None:
         """Offer a checkpoint opened from File (a run's checkpoint is named after its run) and load it."""

@@ -37,6 +37,7 @@ class PanelGrid(pg.GraphicsLayoutWidget):
         self.images: list[pg.ImageItem] = []
         self.heats: list[pg.ImageItem] = []
         self.markers: list[pg.PlotCurveItem] = []
+        self.footers: list[pg.LabelItem] = []
         self.colour_bar: pg.ColorBarItem | None = None
         self.set_panels(["sample"])
 
@@ -45,10 +46,11 @@ class PanelGrid(pg.GraphicsLayoutWidget):
         view.setMenuEnabled(False)
         return view
 
-    def set_panels(self, titles: list[str]) -> None:
-        """One column per title, images above heatmaps; a single panel puts its heatmap beside the images."""
+    def set_panels(self, titles: list[str], footers: list[str] | None = None) -> None:
+        """One column per title, images above heatmaps; a single panel puts its heatmap beside the images.
+        ``footers``: a line of small print under each panel (e.g. what a model can see), or None."""
         self.clear()
-        self.titles, self.images, self.heats, self.markers = [], [], [], []
+        self.titles, self.images, self.heats, self.markers, self.footers = [], [], [], [], []
         single = len(titles) == 1
         for col, title in enumerate(titles):
             self.titles.append(self.addLabel(title, row=0, col=col, colspan=2 if single else 1, size="9pt",
@@ -61,12 +63,15 @@ class PanelGrid(pg.GraphicsLayoutWidget):
                 marker = pg.PlotCurveItem(pen=pg.mkPen(230, 30, 30, width=2), connect="finite")
                 view.addItem(marker, ignoreBounds=True)
                 self.markers.append(marker)
+            if footers:
+                self.footers.append(self.addLabel(footers[col], row=2 if single else 3, col=col,
+                                                  colspan=2 if single else 1, size="8pt", color="#444"))
         if single:  # beside the heatmap
             self.colour_bar = heat_colour_bar("vertical")
             self.addItem(self.colour_bar, row=1, col=2)
         else:  # below the panels, so compared panels keep every pixel of width
             self.colour_bar = heat_colour_bar("horizontal")
-            self.addItem(self.colour_bar, row=3, col=0, colspan=len(titles))
+            self.addItem(self.colour_bar, row=4 if footers else 3, col=0, colspan=len(titles))
 
     def set_title(self, panel: int, text: str) -> None:
         if len(self.titles) >= 3:  # side by side: one figure a line, so four panels fit the canvas's width
