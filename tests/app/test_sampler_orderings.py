@@ -19,7 +19,7 @@ from tests.app.test_sampler_image import FASTEST, SHARED, choose, needs_data, op
 
 NADE = "NADE (raster, bundled)"
 MADE = "MADE (raster, 1 mask, bundled)"
-AGNOSTIC = "MADE, order-agnostic (8 orderings, bundled)"
+AGNOSTIC = "MADE, order-agnostic (32 orderings, bundled)"
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from engine.sampling.compare import PaintFinished, PaintTick, check_run, paint_s
 
 REDRAW_MS = 20
 BUNDLED_NADE_MADE = (("nade", "NADE (raster)"), ("made", "MADE (raster, 1 mask)"),
-                     ("made_orderless", "MADE, order-agnostic (8 orderings)"))
+                     ("made_orderless", "MADE, order-agnostic (32 orderings)"))
 
 
 class Throttle:
