@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from engine.events import Done, Progress
 from engine.models.orderings import check_ordering
 
 BATCH = 250
+MAX_ORDERING_BYTES = 1 << 20
 
 
 def visit_ordering(visited: Sequence[int], size: int) -> torch.Tensor:
@@ -36,6 +38,27 @@ def visit_ordering(visited: Sequence[int], size: int) -> torch.Tensor:
     first = list(seen)
     rest = np.setdiff1d(np.arange(size), np.asarray(first, dtype=np.int64), assume_unique=True)
     return check_ordering(np.concatenate([np.asarray(first, dtype=np.int64), rest]), size)
+
+
+def read_ordering(path, size: int) -> torch.Tensor:
+    """An ordering (size,) int64 from a file: a ``.npy`` array, or text of integers separated by spaces,
+    commas or new lines. ConfigError (one sentence naming the file) unless it is a permutation of 0..size-1."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_ORDERING_BYTES:
+            raise ConfigError(f"{path.name} is too large for an ordering of {size} pixels.")
+        if path.suffix == ".npy":
+            values = np.load(path, allow_pickle=False)
+        else:
+            values = np.array(path.read_text().replace(",", " ").split(), dtype=np.int64)
+    except OSError as exc:
+        raise ConfigError(f"Could not read {path.name}: {exc.strerror or exc}.") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name} is not an ordering (whole numbers 0..{size - 1}): {exc}") from exc
+    try:
+        return check_ordering(values, size)
+    except ConfigError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from exc
 
 
 def ensemble_counts(n_masks: int) -> tuple[int, ...]:
@@ -132,4 +155,4 @@ def study(contenders: Sequence[Contender], rows: np.ndarray, ensemble: Contender
     yield Done(results)
 
 
-__all__ = ["Contender", "EnsembleCurve", "Scored", "ensemble_counts", "score", "study", "visit_ordering"]
+__all__ = ["Contender", "EnsembleCurve", "Scored", "ensemble_counts", "read_ordering", "score", "study", "visit_ordering"]

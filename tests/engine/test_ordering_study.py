@@ -11,8 +11,8 @@ from engine.events import Done, Progress
 from engine.models.made import MADE
 from engine.models.nade import NADE
 from engine.models.orderings import make_ordering
-from engine.evaluation.ordering_study import (Contender, EnsembleCurve, Scored, ensemble_counts, score, study,
-                                              visit_ordering)
+from engine.evaluation.ordering_study import (Contender, EnsembleCurve, Scored, ensemble_counts, read_ordering, score,
+                                              study, visit_ordering)
 
 
 def rows(n=37, d=16, seed=0):
@@ -91,3 +91,21 @@ def test_the_study_scores_everyone_then_draws_the_ensemble_curve_with_overall_pr
         assert nll == pytest.approx(want, rel=1e-5)
     done = events[-1]
     assert isinstance(done, Done) and [s.name for s in done.result] == ["nade", "oa"]
+
+
+def test_an_ordering_file_is_read_as_text_or_npy_and_anything_else_is_one_sentence(tmp_path):
+    text, npy = tmp_path / "o.txt", tmp_path / "o.npy"
+    text.write_text("3, 1 2\n0\n")
+    np.save(npy, np.array([1, 0, 3, 2]))
+    assert read_ordering(text, 4).tolist() == [3, 1, 2, 0]
+    assert read_ordering(npy, 4).tolist() == [1, 0, 3, 2]
+    for content, match in [("3 1 1 0", "exactly once"), ("0 1 2", "got 3 entries"), ("0 1 x 3", "not an ordering"),
+                           ("0 1 2 3.5", "not an ordering")]:
+        text.write_text(content)
+        with pytest.raises(ConfigError, match=match):
+            read_ordering(text, 4)
+    with pytest.raises(ConfigError, match="Could not read missing.txt"):
+        read_ordering(tmp_path / "missing.txt", 4)
+    (tmp_path / "big.txt").write_bytes(b"0 " * (1 << 20))
+    with pytest.raises(ConfigError, match="too large"):
+        read_ordering(tmp_path / "big.txt", 4)
