@@ -30,7 +30,8 @@ MAX_ORDERING_BYTES = 1 << 20
 
 
 def visit_ordering(visited: Sequence[int], size: int) -> torch.Tensor:
-    """(size,) int64: the pixels in the order first ``visited`` (flat indices; repeats ignored), then the rest in raster order."""
+    """(size,) int64: the pixels in the order first ``visited`` (flat indices; repeats ignored),
+    then the rest in raster order."""
     seen = dict.fromkeys(int(v) for v in visited)
     bad = [v for v in seen if not 0 <= v < size]
     if bad:
@@ -155,4 +156,5 @@ def study(contenders: Sequence[Contender], rows: np.ndarray, ensemble: Contender
     yield Done(results)
 
 
-__all__ = ["Contender", "EnsembleCurve", "Scored", "ensemble_counts", "read_ordering", "score", "study", "visit_ordering"]
+__all__ = ["Contender", "EnsembleCurve", "Scored", "ensemble_counts", "read_ordering", "score", "study",
+           "visit_ordering"]

@@ -131,7 +131,7 @@ def test_the_mask_set_spin_box_x_rays_that_mask_set_of_the_order_agnostic_made(q
     qtbot.waitUntil(lambda: page.mnist is not None, timeout=30000)
     choose(qtbot, page.model_box, MNIST_MODELS[1][1])
     type_into(qtbot, page.mask_set, "3")
-    qtbot.waitUntil(lambda: np.array_equal(page.mnist.order, order), timeout=30000)
+    qtbot.waitUntil(lambda: page.mnist is not None and np.array_equal(page.mnist.order, order), timeout=30000)
     middle = int(order[400])
     hover(qtbot, page.output_map, middle)
     want = cx.mask_dependency(oa)[middle].reshape(28, 28)
@@ -153,8 +153,9 @@ def test_evaluate_scores_every_model_under_its_ordering_with_maps_and_the_ensemb
     evaluate(qtbot, page, 30)
     used = rows[subset(N_ROWS, 30)]
     snake = make_ordering("snake", 28, 28)
-    want = [("NADE", "its own", nll(nade, used)), ("MADE", "its own", nll(made, used)),
-            ("MADE-OA", "its own", nll(oa, used)), ("MADE-OA", "snake", nll(oa, used, snake))]
+    own = "raster (its own)"
+    want = [("NADE", own, nll(nade, used)), ("MADE", own, nll(made, used)),
+            ("MADE-OA", own, nll(oa, used)), ("MADE-OA", "snake", nll(oa, used, snake))]
     got = [tuple(page.table.item(r, c).text() for c in range(3)) for r in range(page.table.rowCount())]
     assert got == [(name, label, f"{value:.2f}") for name, label, value in want]
     assert len(page.heat_views) == 4 and all(v.image is not None for v in page.heat_views)
@@ -191,22 +192,27 @@ def test_a_drawn_ordering_follows_the_mouse_then_raster_and_the_order_agnostic_m
     assert "press Evaluate" in page.note.text(), "the table no longer matches the ordering shown"
 
 
-def test_an_opened_checkpoint_is_scored_too_and_a_wrong_size_one_is_not_taken(qtbot, make_window, test_rows, tmp_path):
+def save(model, path):
+    return save_checkpoint(path, model.state_dict(), {"kind": model.kind, "hparams": model.hparams()})
+
+
+def test_an_opened_checkpoint_is_scored_too_and_a_wrong_size_one_is_not_taken(qtbot, make_window, test_rows, tmp_path,
+                                                                              monkeypatch):
     data, rows = test_rows
     torch.manual_seed(0)
     tiny = NADE(hidden=5, ordering="column")
-    path = save_checkpoint(tmp_path / "col_nade.safetensors", tiny.state_dict(), {"kind": "nade", "hparams": tiny.hparams()})
-    small = MADE(hidden=[8], height=8, width=8)
-    other = save_checkpoint(tmp_path / "small.safetensors", small.state_dict(), {"kind": "made", "hparams": small.hparams()})
+    path = save(tiny, tmp_path / "col_nade.safetensors")
+    other = save(MADE(hidden=[8], height=8, width=8), tmp_path / "small.safetensors")
     window = make_window(data=data)
     page = studio(qtbot, window)
-    window.open_checkpoint(other)
+    gui.open_checkpoint_from_menu(qtbot, window, monkeypatch, other)
     assert page.opened == []
-    assert window.open_checkpoint(path)
+    gui.open_checkpoint_from_menu(qtbot, window, monkeypatch, path)
+    assert [label for label, _ in page.opened] == ["col_nade (opened)"]
     page = studio(qtbot, window)
     evaluate(qtbot, page, 10)
     assert page.table.rowCount() == 5
-    assert [page.table.item(4, c).text() for c in range(3)] == ["col_nade (opened)", "its own",
+    assert [page.table.item(4, c).text() for c in range(3)] == ["col_nade (opened)", "column (its own)",
                                                                 f"{nll(tiny.eval(), rows[subset(N_ROWS, 10)]):.2f}"]
 
 
@@ -245,7 +251,8 @@ def test_load_ordering_takes_a_permutation_file_and_refuses_a_bad_one_in_one_sen
     good.write_text(", ".join(map(str, range(783, -1, -1))))
     bad.write_text(" ".join(map(str, range(700))))
     answer = {"path": bad}
-    monkeypatch.setattr("app.tabs.orderings.studio.QFileDialog.getOpenFileName", lambda *a, **k: (str(answer["path"]), ""))
+    monkeypatch.setattr("app.tabs.orderings.studio.QFileDialog.getOpenFileName",
+                        lambda *a, **k: (str(answer["path"]), ""))
     press(qtbot, page.load)
     assert "short.txt: An ordering must list every position 0..783 exactly once (got 700 entries)." == page.note.text()
     assert page.ordering.currentText() == "spiral"

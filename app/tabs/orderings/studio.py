@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app.tabs.orderings.views import PixelMap, lut_colours
 from app.widgets import spin_box, with_side_panel
@@ -158,7 +158,8 @@ class StudioPage(QWidget):
             self.note.setText("The ordering changed since the table was made: press Evaluate to score it.")
 
     def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load an ordering", "", "Orderings (*.npy *.txt *.csv);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Load an ordering", "",
+                                              "Orderings (*.npy *.txt *.csv);;All files (*)")
         if path:
             self.load_ordering(Path(path))
 
@@ -183,7 +184,8 @@ class StudioPage(QWidget):
     # ------------------------------------------------------------------ checkpoints from File
     def accepts_checkpoint(self, config: dict) -> bool:
         hp = config.get("hparams", {})
-        return config.get("kind") in ("nade", "made") and hp.get("height", SIDE) == SIDE and hp.get("width", SIDE) == SIDE
+        square = hp.get("height", SIDE) == SIDE and hp.get("width", SIDE) == SIDE
+        return config.get("kind") in ("nade", "made") and square
 
     def open_checkpoint(self, path, config: dict) -> None:
         path = Path(path)
@@ -194,19 +196,20 @@ class StudioPage(QWidget):
 
     # ------------------------------------------------------------------ evaluation
     def plan(self):
-        """What Evaluate scores: [(name, path, ordering label, order or None)], the ensemble's (name, path), notes."""
+        """What Evaluate scores: [(name, path, ordering label, order)] (label and order None: its own ordering),
+        the ensemble's (name, path), and notes on bundled models that are missing."""
         order, label = self.order()
         entries, notes, paths = [], [], {}
         for key, name in BUNDLED:
             bundled = find_bundled(key)
             if bundled.ok:
                 paths[key] = bundled.path
-                entries.append((name, bundled.path, "its own", None))
+                entries.append((name, bundled.path, None, None))
             else:
                 notes.append(bundled.problem)
         if "made_orderless" in paths:
             entries.append(("MADE-OA", paths["made_orderless"], label, order))
-        entries += [(name, path, "its own", None) for name, path in self.opened]
+        entries += [(name, path, None, None) for name, path in self.opened]
         ensemble = ("MADE-OA", paths["made_orderless"]) if "made_orderless" in paths else None
         return entries, ensemble, notes
 
@@ -216,9 +219,14 @@ class StudioPage(QWidget):
         root, n, owned = self.context.data.path, self.images.value(), self._owned
 
         def model(path):
-            if path not in owned:
-                owned[path] = load_model(path, expected_kind=("nade", "made"))
-            return owned[path]
+            key = (path, path.stat().st_mtime_ns)  # a checkpoint rewritten since (a run's) is loaded again
+            if key not in owned:
+                owned[key] = load_model(path, expected_kind=("nade", "made"))
+            return owned[key]
+
+        def contender(name, path, label, order):
+            m = model(path)
+            return Contender(name, m, label or f"{getattr(m, 'ordering', 'raster')} (its own)", order)
 
         def run():
             yield Progress(0, None, "loading the test images and models")
@@ -226,8 +234,8 @@ class StudioPage(QWidget):
                 owned["rows", root] = load_binarized_mnist(root, "test")
             test = owned["rows", root]
             rows = test[subset(len(test), n)]
-            contenders = [Contender(name, model(p), label, order) for name, p, label, order in entries]
-            oa = None if ensemble is None else Contender(ensemble[0], model(ensemble[1]), "its own")
+            contenders = [contender(*entry) for entry in entries]
+            oa = None if ensemble is None else contender(*ensemble, None, None)
             yield from study(contenders, rows, oa)
 
         self._reset(" ".join(notes))

@@ -151,10 +151,11 @@ class MaskMatrix(QWidget):
         for j, label in enumerate(self.cols):
             painter.drawText(QRect(x0 + j * c, y0 - 16, c, 14), Qt.AlignmentFlag.AlignCenter, str(label))
         for i, label in enumerate(self.rows):
-            painter.drawText(QRect(0, y0 + i * c, x0 - 3, c), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             str(label))
+            right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            painter.drawText(QRect(0, y0 + i * c, x0 - 3, c), right, str(label))
         for (i, j), kept in np.ndenumerate(self.mask):
-            painter.fillRect(x0 + j * c, y0 + i * c, c - 1, c - 1, QColor(40, 90, 200) if kept else QColor(225, 225, 230))
+            colour = QColor(40, 90, 200) if kept else QColor(225, 225, 230)
+            painter.fillRect(x0 + j * c, y0 + i * c, c - 1, c - 1, colour)
 
 
 __all__ = ["MaskMatrix", "PixelMap", "lit_colours", "lut_colours"]

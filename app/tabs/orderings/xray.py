@@ -53,7 +53,8 @@ def overall(ray: XRay) -> str:
     pairs = int(ray.by_masks.sum())
     if diff:
         return f"Over all outputs the two ways differ in {diff} (output, input) pairs."
-    return f"Over all {ray.height * ray.width} outputs the two ways agree ({pairs} dependencies, each on an earlier step)."
+    return (f"Over all {ray.height * ray.width} outputs the two ways agree "
+            f"({pairs} dependencies, each on an earlier step).")
 
 
 class XRayPage(QWidget):
@@ -176,7 +177,7 @@ class XRayPage(QWidget):
         name = MNIST_MODELS[self.model_box.currentIndex()][0]
         self.mask_set.setEnabled(name == "made_orderless")
         index = self.mask_set.value() if name == "made_orderless" else 0
-        self.requested = (name, index)
+        self.requested, self.mnist = (name, index), None  # no hover on the previous model's maps meanwhile
         owned = self._owned
 
         def run() -> XRay:
