@@ -82,12 +82,10 @@ class StudioPage(QWidget):
         form.addRow("Seed:", self.seed)
         form.addRow(self.clear)
         form.addRow(self.load)
-        form.addRow(QLabel("With 'drawn', drag over the step map: the pixels in the order you visit them, "
-                           "then the rest in raster order."))
-        for row in range(form.rowCount()):
-            item = form.itemAt(row, QFormLayout.ItemRole.SpanningRole)
-            if item is not None and isinstance(item.widget(), QLabel):
-                item.widget().setWordWrap(True)
+        hint = QLabel("With 'drawn', drag over the step map: the pixels in the order you visit them, "
+                      "then the rest in raster order.")
+        hint.setWordWrap(True)
+        form.addRow(hint)
         form2 = QFormLayout(eval_box)
         form2.addRow("Test images:", self.images)
         form2.addRow(self.evaluate)
@@ -118,6 +116,8 @@ class StudioPage(QWidget):
         self.curve.setMouseEnabled(False, False)
         self.curve_line = self.curve.plot([], [], pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=7)
         self.curve_title = QLabel("Ensemble-of-masks gain of the order-agnostic MADE")
+        for label in (self.heat_scale, self.curve_title):
+            label.setWordWrap(True)
         top = QHBoxLayout()
         left = QVBoxLayout()
         left.addWidget(self.step_view)

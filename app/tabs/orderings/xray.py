@@ -180,7 +180,7 @@ class XRayPage(QWidget):
         self.requested, self.mnist = (name, index), None  # no hover on the previous model's maps meanwhile
         owned = self._owned
 
-        def run() -> XRay:
+        def run() -> tuple[int, XRay]:
             if name not in owned:
                 bundled = find_bundled(name)
                 if not bundled.ok:
@@ -188,7 +188,7 @@ class XRayPage(QWidget):
                 owned[name] = load_model(bundled.path, expected_kind="made")
             model = owned[name]
             model.select(index)
-            return xray(model)
+            return model.n_masks, xray(model)
 
         self.verdict.setText("X-raying…")
         self.context.interactive.submit(lambda: once(run), name="Mask X-ray", key="orderings-xray",
@@ -198,7 +198,9 @@ class XRayPage(QWidget):
     def _xray_ready(self, request: tuple[str, int], event) -> None:
         if not isinstance(event, Done) or request != self.requested:
             return  # a request overtaken by a newer one
-        self.mnist = event.result
+        masks, self.mnist = event.result
+        if masks > 1:  # the order-agnostic model's own count of mask sets
+            self.mask_set.setMaximum(masks - 1)
         self.output_map.set_rgb(order_colours(self.mnist))
         for view in (self.from_masks, self.from_grad):
             view.set_rgb(lit_colours(np.zeros((self.mnist.height, self.mnist.width), bool)))
