@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from engine.errors import ConfigError
-from engine.evaluation.lens import pixel_nll
 from engine.evaluation.likelihood import ensemble_nll
 from engine.events import Done, Progress
 from engine.models.orderings import check_ordering
@@ -101,7 +100,11 @@ class EnsembleCurve:
 
 
 def score(contender: Contender, rows: np.ndarray, batch: int = BATCH) -> Iterator[Progress | Scored]:
-    """Progress(images done, N) per batch, then the contender's :class:`Scored` (the model's mask set restored)."""
+    """Progress(images done, N) per batch, then the contender's :class:`Scored` (the model's mask set restored).
+
+    The model is used in the mode it is in (loaded models are in eval mode): ``eval()`` would put a MADE
+    back on mask set 0.
+    """
     model, n = contender.model, len(rows)
     if n == 0:
         raise ConfigError("Score on at least one test image.")
@@ -113,8 +116,10 @@ def score(contender: Contender, rows: np.ndarray, batch: int = BATCH) -> Iterato
     try:
         total = np.zeros((model.height, model.width), np.float64)
         for start in range(0, n, batch):
-            chunk = np.asarray(rows[start : start + batch]).reshape(-1, model.height, model.width)
-            total += pixel_nll(model, chunk).astype(np.float64).sum(0)
+            chunk = torch.as_tensor(np.asarray(rows[start : start + batch]))
+            with torch.no_grad():  # not lens.pixel_nll: its model.eval() puts a MADE back on mask set 0
+                nll = -model.position_log_probs(chunk).double().sum(0)
+            total += nll.reshape(model.height, model.width).cpu().numpy()
             yield Progress(min(start + batch, n), n, contender.name)
     finally:
         if contender.order is not None:
