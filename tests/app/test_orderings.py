@@ -21,7 +21,7 @@ from engine.models.nade import NADE
 from engine.models.orderings import make_ordering
 from tests.app import gui
 from tests.app.gui import choose, drag, open_tab, press, type_into
-from tests.app.test_fit import clipped
+from tests.app.test_fit import clipped, unreachable
 
 N_ROWS = 40
 
@@ -72,7 +72,8 @@ def evaluate(qtbot, page, images: int):
 def nll(model, rows, order=None) -> float:
     if order is not None:
         model.select(0, order)
-    value = -float(model.log_prob(torch.as_tensor(rows)).double().mean())
+    with torch.no_grad():
+        value = -float(model.log_prob(torch.as_tensor(rows)).double().mean())
     if order is not None:
         model.select(0)
     return value
@@ -234,13 +235,17 @@ def test_both_pages_fit_1200_by_800(qtbot, make_window):
     tab = open_tab(qtbot, window, "orderings")
     qtbot.waitUntil(lambda: tab.xray.mnist is not None, timeout=30000)
     assert clipped(window) == []
-    for widget in (tab.xray.new_masks, tab.xray.mask_set, tab.xray.from_grad, tab.xray.verdict):
-        assert widget.visibleRegion().boundingRect() == widget.rect(), widget
+    xray = tab.xray
+    named = {"New masks": xray.new_masks, "Ordering": xray.ordering, "masks": xray.matrices[2], "Model": xray.model_box,
+             "Mask set": xray.mask_set, "ordering map": xray.output_map, "autograd map": xray.from_grad}
+    assert {name: why for name, w in named.items() if (why := unreachable(window, w))} == {}
     press(qtbot, tab.button("Ordering studio"))
     assert clipped(window) == []
-    for widget in (tab.studio.evaluate, tab.studio.step_view, tab.studio.curve, tab.studio.table):
-        gui.scroll_into_view(widget)
-        assert widget.visibleRegion().boundingRect() == widget.rect(), widget
+    s = tab.studio
+    named = {"Ordering": s.ordering, "Seed": s.seed, "Clear drawing": s.clear, "Load ordering": s.load,
+             "Test images": s.images, "Evaluate": s.evaluate, "step map": s.step_view, "table": s.table,
+             "curve": s.curve}
+    assert {name: why for name, w in named.items() if (why := unreachable(window, w))} == {}
 
 
 def test_load_ordering_takes_a_permutation_file_and_refuses_a_bad_one_in_one_sentence(qtbot, make_window, tmp_path,
