@@ -119,7 +119,7 @@ class PixelMap(QWidget):
 class MaskMatrix(QWidget):
     """A layer's mask (out, in) as a matrix of cells, kept = filled; each row and column headed by its unit's label."""
 
-    def __init__(self, cell: int = 13) -> None:
+    def __init__(self, cell: int = 15) -> None:
         super().__init__()
         self.cell, self.margin, self.top = cell, 24, 34
         self.mask = np.zeros((0, 0), bool)
