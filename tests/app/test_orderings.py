@@ -66,7 +66,7 @@ def evaluate(qtbot, page, images: int):
     assert page.table.rowCount() == 0, "the scoring runs on the worker, not in the click"
     qtbot.waitUntil(lambda: page.job.state.finished, timeout=60000)
     assert page.job.error is None, page.job.error
-    qtbot.wait(20)
+    qtbot.waitUntil(lambda: "images of the static binarized MNIST" in page.note.text(), timeout=5000)
 
 
 def nll(model, rows, order=None) -> float:
@@ -221,8 +221,8 @@ def test_without_test_data_evaluate_says_so_in_one_sentence_and_the_tab_keeps_wo
     window = make_window()
     page = studio(qtbot, window)
     press(qtbot, page.evaluate)
-    qtbot.waitUntil(lambda: page.job.state.finished, timeout=30000)
-    assert "Binarized MNIST test split" in page.note.text()
+    qtbot.waitUntil(lambda: "Binarized MNIST test split not found" in page.note.text(), timeout=30000)
+    assert page.job.error is not None and page.job.error.expected
     assert page.table.rowCount() == 0
     choose(qtbot, page.ordering, "random")
     type_into(qtbot, page.seed, "7")

@@ -20,7 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from app.tabs.orderings.views import PixelMap, lut_colours
+from app.tabs.orderings.views import PixelMap, lut_colours, scrolled
 from app.widgets import spin_box, with_side_panel
 from app.worker import Job
 from engine.cards.bundled import find_bundled
@@ -52,7 +52,7 @@ class StudioPage(QWidget):
         self._build_views()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(with_side_panel(self.main, self.panel, 300))
+        layout.addWidget(with_side_panel(scrolled(self.main), self.panel, 300))
         self.redraw_order()
 
     # ------------------------------------------------------------------ layout

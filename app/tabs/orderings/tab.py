@@ -12,6 +12,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from app.tabs.orderings.studio import StudioPage
+from app.tabs.orderings.views import scrolled
 from app.tabs.orderings.xray import XRayPage
 
 
@@ -31,7 +32,7 @@ class OrderingsTab(QWidget):
             button = QPushButton(title)
             button.setCheckable(True)
             button.setChecked(index == 0)
-            self.stack.addWidget(page)
+            self.stack.addWidget(scrolled(page) if page is self.xray else page)  # the studio has its side panel
             self.page_buttons.addButton(button, index)
             row.addWidget(button)
         row.addStretch(1)

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QWidget
 
 LIT = np.array([1.0, 0.80, 0.15], np.float32)     # an input the hovered output may depend on
 DARK = np.array([0.13, 0.13, 0.17], np.float32)
@@ -33,6 +33,15 @@ def to_rgb_image(rgb: np.ndarray) -> QImage:
     pixels = np.ascontiguousarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
     h, w, _ = pixels.shape
     return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def scrolled(page: QWidget) -> QScrollArea:
+    """``page`` in a frameless scroll area: it fits 1200 x 800 without scrolling, and a smaller window still opens."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class PixelMap(QWidget):
@@ -158,4 +167,4 @@ class MaskMatrix(QWidget):
             painter.fillRect(x0 + j * c, y0 + i * c, c - 1, c - 1, colour)
 
 
-__all__ = ["MaskMatrix", "PixelMap", "lit_colours", "lut_colours"]
+__all__ = ["MaskMatrix", "PixelMap", "lit_colours", "lut_colours", "scrolled"]
