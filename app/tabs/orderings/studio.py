@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QHeaderView, QLabel, QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from app.tabs.orderings.views import PixelMap, lut_colours, scrolled
 from app.widgets import spin_box, with_side_panel
@@ -109,7 +109,8 @@ class StudioPage(QWidget):
         self.heat_views: list[PixelMap] = []
         self.heat_scale = QLabel()
         self.curve = pg.PlotWidget(background="w")
-        self.curve.setMinimumHeight(150)
+        self.curve.setMinimumHeight(130)
+        self.curve.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)  # takes the room left
         self.curve.setLabel("bottom", "masks in the ensemble")
         self.curve.setLabel("left", "test NLL (nats)")
         self.curve.setLogMode(x=True, y=False)
