@@ -1,4 +1,4 @@
-"""The four tabs. Each tab is a QWidget built from an :class:`AppContext`.
+"""The tabs. Each tab is a QWidget built from an :class:`AppContext`.
 
 A tab may implement ``accepts_checkpoint(config) -> bool`` and
 ``open_checkpoint(path, config)`` to take models opened from File.
@@ -33,6 +33,12 @@ def _sampler(context) -> QWidget:
     return SamplerTab(context)
 
 
+def _orderings(context) -> QWidget:
+    from app.tabs.orderings.tab import OrderingsTab
+
+    return OrderingsTab(context)
+
+
 def _training(context) -> QWidget:
     from app.tabs.training.monitor import TrainingMonitorTab
 
@@ -48,6 +54,7 @@ def _gmm(context) -> QWidget:
 TABS: list[TabSpec] = [
     TabSpec("Latent explorer", "latent", _latent),
     TabSpec("Sampler", "sampler", _sampler),
+    TabSpec("Orderings", "orderings", _orderings),
     TabSpec("GMM fitter", "gmm", _gmm),
     TabSpec("Training monitor", "training", _training),
 ]
