@@ -169,9 +169,11 @@ class MADE(BinaryImageModel, nn.Module):
 
 
     def train(self, mode: bool = True) -> "MADE":
-        """Leaving training puts the first mask set back (evaluation and sampling start from set 0)."""
+        """Leaving training puts the first mask set back (evaluation and sampling start from set 0); eval() on a
+        model already in eval mode keeps whatever set and ordering were selected."""
+        leaving = self.training and not mode
         super().train(mode)
-        if not mode and self.n_masks > 1 and self.mask_index != 0:
+        if leaving and self.n_masks > 1 and self.mask_index != 0:
             self.select(0)
         return self
 
