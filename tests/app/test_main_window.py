@@ -84,12 +84,12 @@ def test_stop_button_cancels_running_job(qtbot, make_window):
 def test_geometry_and_last_tab_are_remembered(qtbot, make_window):
     first = make_window()
     first.show()
-    first.resize(760, 520)  # above the window's minimum width (715 px: side panels fit their text)
-    first.tabs.setCurrentIndex(2)
+    first.resize(790, 560)  # above the minimum (776 x 524) and inside the offscreen test screen (800 x 600)
+    first.tabs.setCurrentIndex(3)
     first.close()
     second = make_window()
-    assert second.tabs.currentIndex() == 2
-    assert (second.width(), second.height()) == (760, 520)
+    assert second.tabs.currentIndex() == 3
+    assert (second.width(), second.height()) == (790, 560)
 
 
 def test_error_in_job_shows_message_and_app_keeps_working(qtbot, make_window):

@@ -288,6 +288,8 @@ class StudioPage(QWidget):
     def _draw_curve(self, curve: EnsembleCurve) -> None:
         self.curve_data = curve
         self.curve_line.setData(np.asarray(curve.counts, float), np.asarray(curve.nlls))
+        # Ticks at the counts themselves (1, 2, 4, ...), not pyqtgraph's "2·10¹" on a log axis.
+        self.curve.getAxis("bottom").setTicks([[(float(np.log10(c)), str(c)) for c in curve.counts]])
         gain = curve.nlls[0] - curve.nlls[-1]
         self.curve_title.setText(f"Ensemble-of-masks gain of the order-agnostic MADE: {curve.nlls[0]:.2f} nats with "
                                  f"1 mask, {curve.nlls[-1]:.2f} with {curve.counts[-1]} ({gain:+.2f} nats better)")
