@@ -165,7 +165,7 @@ def test_evaluate_scores_every_model_under_its_ordering_with_maps_and_the_ensemb
     xs, ys = page.curve_line.getData()
     assert list(page.curve_data.counts) == [c for c in (1, 2, 4, 8, 16, 32, 64) if c <= oa.n_masks]
     for count, y in zip(page.curve_data.counts, ys):
-        assert y == pytest.approx(-float(oa.ensemble_log_prob(torch.as_tensor(used), count).double().mean()), rel=1e-4)
+        assert y == pytest.approx(-float(oa.ensemble_log_prob(torch.as_tensor(used), count).double().mean().detach()), rel=1e-4)
     assert "30 images" in page.note.text()
     assert clipped(window) == []
 
