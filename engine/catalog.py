@@ -226,7 +226,23 @@ _AUTOREGRESSIVE = (
                  Option("masks", 1, int, low=1, high=64), Option("order_agnostic", False, bool))),
 )
 
-KINDS: dict[str, Kind] = {k.kind: k for k in (*_BUILTIN, *_AUTOREGRESSIVE)}
+_TEXT_LIMITS = (Option("vocab", "", str), Option("context", 256, int, low=2, high=8192),
+                Option("layers", 4, int, low=1, high=48), Option("heads", 4, int, low=1, high=64),
+                Option("width", 128, int, low=2, high=4096), Option("dropout", 0.0, float, low=0, high=0.9))
+_TEXT = (
+    Kind("transformer", "engine.models.transformer:CharTransformer",
+         (Option("context", 256, int, "characters the model sees", 2, 8192), Option("layers", 4, int, "blocks", 1, 48),
+          Option("heads", 4, int, "attention heads", 1, 64), Option("width", 192, int, "embedding width", 2, 4096),
+          Option("dropout", 0.0, float, "dropout while training", 0, 0.9)),
+         {"epochs": 4, "batch_size": 8, "lr": 1e-3, "lr_decay": 0.75, "clip_grad": 1.0, "sample_every": 500,
+          "checkpoint_every": 500, "sample_count": 2},
+         ("shakespeare", "text"), {"Transformer (Shakespeare)": {"width": 192, "layers": 4, "heads": 6}},
+         metrics={"bits_per_char": "bits/char"}, samples="text",
+         caption="A paragraph from the start of a text, the same seed at every step", data={"val_limit": 400},
+         views=("text",), limits=_TEXT_LIMITS, cost="engine.models.transformer:cost"),
+)
+
+KINDS: dict[str, Kind] = {k.kind: k for k in (*_BUILTIN, *_AUTOREGRESSIVE, *_TEXT)}
 
 
 def register(entry: Kind, replace: bool = False) -> Kind:

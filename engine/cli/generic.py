@@ -39,7 +39,8 @@ def _data(args: argparse.Namespace, name: str | None, limit: int | None = None):
     name = name or entry.datasets[0]
     if name not in entry.datasets:
         raise ConfigError(f"A {args.kind} model trains on {', '.join(entry.datasets)}, not {name!r}.")
-    return load_run_data(DataSpec(name, folder=args.data, limit=limit, val_limit=entry.data.get("val_limit")))
+    return load_run_data(DataSpec(name, folder=args.data, limit=limit, val_limit=entry.data.get("val_limit"),
+                                  path=getattr(args, "text", None)))
 
 
 def train_generic(args: argparse.Namespace) -> int:
@@ -49,7 +50,8 @@ def train_generic(args: argparse.Namespace) -> int:
     set_threads(s.threads)
     data = _data(args, args.dataset, args.limit)
     seed_everything(s.seed)
-    model = build_model(args.kind, entry.hparams_from(kind_options(args, entry)))
+    hparams = {**entry.hparams_from(kind_options(args, entry)), **data.info.get("model_hparams", {})}
+    model = build_model(args.kind, hparams)
     events = train(model, data.train, val_data=data.val, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr,
                    lr_decay=s.lr_decay, seed=s.seed, device=select_device(args.device), dynamic_binarize=data.binarize,
                    checkpoint_path=Path(args.out), data_info=data.info, clip_grad=s.clip_grad, log_every=s.log_every)

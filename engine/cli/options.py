@@ -100,6 +100,7 @@ def add_train_settings(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr-decay", type=float, default=None, help="learning-rate factor per epoch (default 1)")
     g.add_argument("--seed", type=int, default=None, help="default 0")
     g.add_argument("--limit", type=int, default=None, help="use only the first N training examples")
+    g.add_argument("--text", default=None, help="--dataset text: your UTF-8 text file, or a folder of .txt files")
     add_threads(g)
 
 

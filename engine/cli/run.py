@@ -60,7 +60,8 @@ def _data(args: argparse.Namespace, entry: Kind) -> DataSpec:
     name = args.dataset or entry.datasets[0]
     segment = getattr(args, "segment", None)
     extra = {"segment": segment} if segment and name in AUDIO_DATASETS else {}
-    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit"), **extra)
+    return DataSpec(name, folder=args.data, limit=args.limit, val_limit=entry.data.get("val_limit"),
+                    path=getattr(args, "text", None), **extra)
 
 
 def _hparams(args: argparse.Namespace, entry: Kind) -> dict:

@@ -14,6 +14,9 @@ arrays. Five are built in (:func:`register_dataset` adds more):
   ``segment`` μ-law codes with the digit last; validation on rows of the
   official test split.
 - ``generated_audio``: tones and plucked strings (label: the note), offline.
+- ``shakespeare``: Shakespeare's works split by whole works (:mod:`engine.data.text`), rows of ``segment`` + 1
+  character indices; ``text``: the user's UTF-8 file or folder ``path``, the last 10 % validating. Both put the
+  training text's vocabulary in ``info["model_hparams"]`` (a model built for them takes it).
 
 :func:`make_samples` draws what the training monitor shows: decodes of fixed
 latent codes z for latent models, or ``model.samples(n, generator)`` for
@@ -35,9 +38,10 @@ from engine.data.mnist import load_binarized_mnist, load_mnist
 from engine.device import make_generator, torch_threads
 from engine.errors import ConfigError, DataError
 from engine.sampling.pixelcnn import image_samples
+from engine.sampling.text import text_samples
 from engine.sampling.wavenet import audio_samples
 
-DATASETS = ("mnist", "binarized_mnist", "generated", "fsdd", "generated_audio")
+DATASETS = ("mnist", "binarized_mnist", "generated", "fsdd", "generated_audio", "shakespeare", "text")
 AUDIO_DATASETS = ("fsdd", "generated_audio")
 MNIST_LICENSE = "CC BY-SA 3.0"
 _FIXED_Z_SEED = 7_777  # added to the run seed: the z behind every samples grid of a run
@@ -52,7 +56,8 @@ class DataSpec:
     first N training examples; ``val_limit``: validate on only the first N
     validation examples; ``size`` and ``seed``: how many generated images and
     from which seed (``generated`` only); ``segment``: samples per training
-    row of the audio sets.
+    row of the audio sets, characters per row of the text sets; ``path``: the
+    user's text file or folder (``text`` only).
     """
 
     name: str = "generated"
@@ -62,6 +67,7 @@ class DataSpec:
     seed: int = 0
     val_limit: int | None = None
     segment: int = 1024
+    path: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in _LOADERS:
@@ -146,8 +152,27 @@ def _audio(spec: DataSpec) -> RunData:
     return RunData(rows, val_rows, rows[:, -1].astype(np.uint8), False, info)
 
 
+def _text(spec: DataSpec) -> RunData:
+    """Rows (N, segment + 1) int16 of character indices of the training text; validation rows likewise."""
+    from engine.data.text import encode_text, load_shakespeare, load_user_text, text_rows
+
+    if spec.name == "shakespeare":
+        corpus = load_shakespeare(_root(spec))
+    elif spec.path:
+        corpus = load_user_text(spec.path)
+    else:
+        raise ConfigError("The text data set needs a file or folder of UTF-8 text (--text PATH).")
+    vocab = corpus.vocab
+    rows = text_rows(encode_text(corpus.train, vocab), spec.segment, bos=len(vocab))
+    val = text_rows(encode_text(corpus.valid, vocab), spec.segment, bos=len(vocab), bos_every=len(corpus.valid))
+    info = {**corpus.info, "rows": f"{len(rows)} rows of {spec.segment} characters", "characters": len(corpus.train),
+            "validation": f"{corpus.info['validation']} ({len(val)} rows)", "model_hparams": {"vocab": vocab}}
+    return RunData(rows, val, None, False, info)
+
+
 _LOADERS: dict[str, Callable[[DataSpec], RunData]] = {
-    "mnist": _mnist, "binarized_mnist": _binarized, "generated": _generated, "fsdd": _audio, "generated_audio": _audio}
+    "mnist": _mnist, "binarized_mnist": _binarized, "generated": _generated, "fsdd": _audio, "generated_audio": _audio,
+    "shakespeare": _text, "text": _text}
 
 
 def register_dataset(name: str, loader: Callable[[DataSpec], RunData]) -> None:
@@ -169,7 +194,7 @@ def load_run_data(spec: DataSpec) -> RunData:
     val = data.val[: spec.val_limit] if data.val is not None and spec.val_limit else data.val
     info = {**data.info, "examples": len(data.train), "spec": spec.to_dict()}
     if val is not None and len(val) < len(data.val):
-        info["validation"] = f"{info['validation']}, first {len(val)} images"
+        info["validation"] = f"{info['validation']}, first {len(val)} {'rows' if 'rows' in info else 'images'}"
     return RunData(data.train, val, data.labels, data.binarize, info)
 
 
@@ -226,6 +251,8 @@ def make_samples(model: nn.Module, z: torch.Tensor | None, subset: torch.Tensor,
         if hasattr(model, "sample_rate") and hasattr(model, "start"):  # WaveNet: clips from the compiled cached step
             audio = audio_samples(model, count, seed + _FIXED_Z_SEED)
             return {"audio": audio.astype(np.float32), "rate": np.array(model.sample_rate)}
+        if hasattr(model, "vocab"):  # text: a paragraph from a fixed prompt and seed
+            return {"text": text_samples(model, count, seed + _FIXED_Z_SEED)}
         if hasattr(model, "start"):  # autoregressive images: tiny ops per pixel, fastest on one thread
             gen = make_generator(seed + _FIXED_Z_SEED, device)
             with torch_threads(1):

@@ -244,7 +244,7 @@ class RunLoop:
         path = self.folder.save_samples(self.step, arrays)
         self.folder.log({"type": "samples", "step": self.step, "path": str(path)})
         yield SamplesReady(self.step, arrays.get("images"), arrays.get("codes"), arrays.get("labels"), str(path),
-                           arrays.get("audio"), int(arrays.get("rate", 0)))
+                           arrays.get("audio"), int(arrays.get("rate", 0)), arrays.get("text"))
 
     def _end_epoch(self) -> Iterator[object]:
         """Validation (rank 0), learning-rate decay, EpochEnd; the position moves to the next epoch first."""

@@ -81,9 +81,10 @@ def _new_run(folder: RunFolder, kind, hparams, data, settings, model, device, di
                        "or choose another folder.")
     settings = _settings(settings)
     spec = data if isinstance(data, DataSpec) else DataSpec.from_dict(data or {})
-    model = model if model is not None else _build(kind, hparams, settings.seed)
-    check_run(model.kind, model.hparams(), spec.name)
     run_data = load_run_data(spec)  # before creating the folder: a missing data set leaves nothing behind
+    if model is None:  # settings the data fixes (a text model's vocabulary) win over the caller's
+        model = _build(kind, {**(hparams or {}), **run_data.info.get("model_hparams", {})}, settings.seed)
+    check_run(model.kind, model.hparams(), spec.name)
     device = _device(device, settings, dist)
     config = folder.create({"kind": model.kind, "hparams": model.hparams(), "data": run_data.info,
                             "settings": settings.to_dict(), "device": str(device),

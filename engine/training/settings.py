@@ -111,7 +111,8 @@ class RunStarted:
 class SamplesReady:
     """Periodic samples at ``step``: images (G, H, W) float16 in [0, 1] (None for audio models); codes (M, 2)
     float16 and labels (M,) uint8 of a fixed training subset when the latent space is 2-D (else None); ``path``
-    of the .npz; ``audio`` (G, T) float32 clips at ``rate`` Hz for audio models (else None)."""
+    of the .npz; ``audio`` (G, T) float32 clips at ``rate`` Hz for audio models (else None); ``text`` (G,)
+    str paragraphs for text models (else None)."""
 
     step: int
     images: np.ndarray | None
@@ -120,6 +121,7 @@ class SamplesReady:
     path: str
     audio: np.ndarray | None = None
     rate: int = 0
+    text: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
