@@ -135,14 +135,16 @@ _AUTOREGRESSIVE = (
          (Option("hidden", [500], int, "hidden widths", 1, 8192, many=True), _ORDERING,
           Option("order_seed", 0, int, "seed of the orderings and connectivity", 0, 2**31 - 1),
           Option("masks", 1, int, "mask sets cycled over minibatches (order/connectivity-agnostic training)", 1, 64),
-          Option("order_agnostic", False, bool, "each mask set draws its own random ordering")),
+          Option("order_agnostic", False, bool, "each mask set draws its own random ordering"),
+          Option("direct", False, bool, "also a masked direct input -> output connection")),
          _BINARY_SETTINGS, _BINARY_SETS,
          {"MADE (binarized MNIST)": {"hidden": [500]},
           "MADE, 8 orderings (order-agnostic)": {"hidden": [500], "masks": 8, "order_agnostic": True}},
          metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000},
          views=("images",), cost="engine.models.made:cost", **_BINARY_EVAL,
          limits=(Option("hidden", [500], int, low=1, high=8192, many=True), *BINARY_LIMITS,
-                 Option("masks", 1, int, low=1, high=64), Option("order_agnostic", False, bool))),
+                 Option("masks", 1, int, low=1, high=64), Option("order_agnostic", False, bool),
+                 Option("direct", False, bool))),
 )
 
 _TEXT_LIMITS = (Option("vocab", "", str), Option("context", 256, int, low=2, high=8192),
