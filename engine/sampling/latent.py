@@ -244,11 +244,13 @@ def _has_codes(codes_file, name: str) -> bool:
 
 
 def encode_images(model, images: np.ndarray, batch: int = 2000) -> tuple[np.ndarray, np.ndarray | None]:
-    """uint8 images (N, 28, 28) -> latent means (N, 2) and log-variances (N, 2) or None."""
+    """Images (N, 28, 28 | 784), uint8 0..255 (divided by 255) or floats in [0, 1] -> latent means (N, 2) and
+    log-variances (N, 2) or None."""
     mus, logvars = [], []
     with torch.inference_mode():
         for start in range(0, len(images), batch):
-            x = torch.from_numpy(images[start : start + batch].reshape(-1, 784).astype(np.float32) / 255.0)
+            chunk = np.asarray(images[start : start + batch]).reshape(-1, 784)
+            x = torch.from_numpy(chunk.astype(np.float32) / 255.0 if chunk.dtype == np.uint8 else chunk.astype(np.float32))
             mu, logvar = model.encode(x.to(_device(model)))
             mus.append(mu.float().cpu().numpy())
             if logvar is not None:
