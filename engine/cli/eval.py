@@ -33,7 +33,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--priors", action="store_true",
                    help="vae: the test ELBO and log p(x) under N(0, I), a Gaussian mixture (best K by BIC) and a "
                         "MAF, both fitted on the training images' codes")
-    p.add_argument("--flow-epochs", type=int, default=20, help="with --priors: epochs of the MAF prior (default 20)")
+    p.add_argument("--flow-epochs", type=int, default=30, help="with --priors: epochs of the MAF prior (default 30)")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

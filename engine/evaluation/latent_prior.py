@@ -92,7 +92,7 @@ def prior_table(model, x: torch.Tensor, priors: dict, *, k: int = 1000, batch: i
 
 
 def learned_prior_study(model, root: str | os.PathLike, *, k: int = 1000, limit: int | None = None,
-                        flow=None, flow_epochs: int = 20, k_max: int = 10, seed: int = 0) -> Iterator[object]:
+                        flow=None, flow_epochs: int = 30, k_max: int = 10, seed: int = 0) -> Iterator[object]:
     """N(0, I), the best-BIC mixture and a MAF (``flow``, or one trained for ``flow_epochs``) as priors of ``model``.
 
     Both learned priors are fitted on the encoder means of the static binarized MNIST training images under

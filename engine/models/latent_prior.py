@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from engine.models.flows import standard_normal_log_prob
+
 SIGMA_MASSES = tuple(1.0 - math.exp(-r * r / 2.0) for r in (1, 2, 3))  # mass of N(0, I_2) within r sigma
 
 
@@ -35,7 +37,7 @@ class StandardNormal:
 
     def log_prob(self, z: Tensor) -> Tensor:
         """z (N, dim) -> (N,) nats."""
-        return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
+        return standard_normal_log_prob(z)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """(n, dim) float32 draws."""

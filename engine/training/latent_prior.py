@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from engine.catalog import load_model
 from engine.data.mnist import load_binarized_mnist
 from engine.errors import DataError
 from engine.events import Done, Progress
 from engine.models.flows import MAF
 from engine.models.gmm import GaussianMixture, choose_k
-from engine.models.latent_prior import MixturePrior
+from engine.models.latent_prior import MixturePrior, TiedPrior
 from engine.sampling.latent import encode_images
 from engine.training.loop import EpochEnd, train
 
@@ -44,7 +46,7 @@ def _check_codes(codes: np.ndarray) -> np.ndarray:
     return codes
 
 
-def fit_flow_prior(codes: np.ndarray, *, epochs: int = 20, batch_size: int = 256, lr: float = 1e-3,
+def fit_flow_prior(codes: np.ndarray, *, epochs: int = 30, batch_size: int = 1024, lr: float = 3e-3,
                    seed: int = 0, layers: int = FLOW_SETTINGS["layers"],
                    hidden: list[int] | None = None) -> Iterator[object]:
     """Train a MAF on ``codes`` (N, L) by maximum likelihood: the loop's events, a Progress per epoch, Done(maf).
@@ -76,3 +78,32 @@ def fit_mixture_prior(codes: np.ndarray, k_max: int = 10, seed: int = 0) -> Iter
     ks, bic, _ = result
     best = int(ks[int(np.argmin(bic))])
     yield Done(MixturePrior(GaussianMixture(best, covariance_type="full", seed=seed, max_iter=200).fit(codes)))
+
+
+def tied_flow_prior(checkpoint, root, fallback_codes: np.ndarray | None = None, space: str = "",
+                    epochs: int = 30, seed: int = 0) -> Iterator[object]:
+    """Fit a MAF prior in the latent space of the VAE in ``checkpoint``: Done(TiedPrior) after the fit's events.
+
+    The codes are the training images' encoder means when ``root`` holds the static binarized MNIST, else
+    ``fallback_codes`` (N, L) (the map's test codes; the note says so). The model is loaded afresh here, so the
+    job owns what it uses.
+    """
+    model = load_model(checkpoint, expected_kind="vae")
+    try:
+        if root is None:
+            raise DataError("No data folder.")
+        codes, note = training_codes(model, root), f"fitted on {CODES_NOTE}"
+    except DataError:
+        if fallback_codes is None:
+            raise
+        codes = fallback_codes
+        note = (f"fitted on the {len(codes):,} test digits' codes shown on the map (no binarized MNIST training "
+                "images in the data folder)")
+    flow = None
+    for event in fit_flow_prior(codes, epochs=epochs, seed=seed):
+        if isinstance(event, Done):
+            flow = event.result
+        else:
+            yield event
+    note = f"{flow.n_layers} layers, {note}"
+    yield Done(TiedPrior(flow, Path(checkpoint), codes.shape[1], space or Path(checkpoint).stem, "MAF", note))

@@ -40,7 +40,7 @@ def drain(events):
     raise AssertionError("no Done event")
 
 
-def _integral(prior, half: float = 9.0, size: int = 600) -> float:
+def _integral(prior, half: float = 9.0, size: int = 400) -> float:
     density = density_raster(prior, (-half, half), (-half, half), size)
     return float(density.sum() * (2 * half / size) ** 2)
 
