@@ -16,9 +16,8 @@ def wait_model(qtbot, tab, name):
     qtbot.waitUntil(lambda: tab.current is not None and tab.current.name == name, timeout=30000)
 
 
-@pytest.fixture
-def tab(qtbot, make_window):
-    window = make_window()
+def latent_tab(qtbot, window):
+    """The latent explorer of ``window`` at 1200 x 800, on the bundled VAE."""
     window.resize(1200, 800)
     window.show()
     qtbot.waitExposed(window)
@@ -26,6 +25,11 @@ def tab(qtbot, make_window):
     window.tabs.setCurrentWidget(tab)
     wait_model(qtbot, tab, "vae")
     return tab
+
+
+@pytest.fixture
+def tab(qtbot, make_window):
+    return latent_tab(qtbot, make_window())
 
 
 def fit_flow(qtbot, tab):
@@ -82,14 +86,7 @@ def data_tab(qtbot, make_window, tmp_path):
     rng = np.random.default_rng(0)
     for split, n in (("train", 300), ("valid", 10), ("test", 40)):
         write_amat(folder / f"binarized_mnist_{split}.amat", rng.random((n, 784)) < 0.15)
-    window = make_window(data=DataFolder(tmp_path / "data", "explicit"))
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    tab = window.tab_by_key["latent"]
-    window.tabs.setCurrentWidget(tab)
-    wait_model(qtbot, tab, "vae")
-    return tab
+    return latent_tab(qtbot, make_window(data=DataFolder(tmp_path / "data", "explicit")))
 
 
 def test_the_prior_table_scores_three_priors_and_stays_with_its_model(qtbot, data_tab):

@@ -145,3 +145,24 @@ def test_prior_table_is_seeded_and_names_its_figures():
     figures = table.figures()
     assert {"elbo_normal", "iwae_normal", "elbo_gmm", "iwae_gmm"} <= set(figures)
     assert "N(0, I)" in table.text() and "GMM, K = 2" in table.text()
+
+
+def test_cli_prints_the_prior_table_and_refuses_a_model_without_prior(tmp_path, capsys):
+    from engine.cards.bundled import find_bundled
+    from engine.cli.main import main
+
+    folder = tmp_path / "binarized_mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 200), ("test", 12)):
+        rows = (rng.random((n, 784)) < 0.15).astype(int)
+        (folder / f"binarized_mnist_{split}.amat").write_text("\n".join(" ".join(map(str, r)) for r in rows))
+    vae = str(find_bundled("vae").path)
+    args = ["--data", str(tmp_path), "eval", "vae", "--checkpoint", vae, "--priors", "--k", "4", "--flow-epochs", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "scored on 12 digits" in out and "k = 4" in out
+    assert [line.split()[0] for line in out.splitlines()[-3:]] == ["N(0,", "GMM,", "MAF"]
+    autoencoder = str(find_bundled("autoencoder").path)
+    assert main(["--data", str(tmp_path), "eval", "autoencoder", "--checkpoint", autoencoder, "--priors"]) == 2
+    assert "no prior" in capsys.readouterr().err
