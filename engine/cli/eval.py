@@ -32,7 +32,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save", action="store_true", help="store the metrics in the checkpoint and write its model card")
     p.add_argument("--priors", action="store_true",
                    help="vae: the test ELBO and log p(x) under N(0, I), a Gaussian mixture (best K by BIC) and a "
-                        "MAF, both fitted on the training images' codes")
+                        "MAF, both fitted on the training images' codes (--limit: N evenly spaced test digits)")
     p.add_argument("--flow-epochs", type=int, default=30, help="with --priors: epochs of the MAF prior (default 30)")
 
 

@@ -116,7 +116,7 @@ def eval_priors(args: argparse.Namespace) -> int:
     for event in track(events, unit="step"):
         if isinstance(event, Done):
             table = event.result
-    print(f"Priors fitted on {CODES_NOTE}; scored on {table.images} digits of the {table.test_set}, "
+    print(f"Priors fitted on {CODES_NOTE}; scored on {table.images} digits (evenly spaced) of the {table.test_set}, "
           f"k = {table.k} draws of q(z|x) per digit, nats per digit (higher is better):")
     print(table.text())
     return 0

@@ -161,7 +161,7 @@ def test_cli_prints_the_prior_table_and_refuses_a_model_without_prior(tmp_path, 
     args = ["--data", str(tmp_path), "eval", "vae", "--checkpoint", vae, "--priors", "--k", "4", "--flow-epochs", "2"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "scored on 12 digits" in out and "k = 4" in out
+    assert "scored on 12 digits (evenly spaced)" in out and "k = 4" in out
     assert [line.split()[0] for line in out.splitlines()[-3:]] == ["N(0,", "GMM,", "MAF"]
     autoencoder = str(find_bundled("autoencoder").path)
     assert main(["--data", str(tmp_path), "eval", "autoencoder", "--checkpoint", autoencoder, "--priors"]) == 2

@@ -265,7 +265,7 @@ class LatentExplorerTab(QWidget):
             return
         self._refresh_priors()
         self.panel.prior_choice.setCurrentText(tied.label)
-        self.set_note(f"{tied.label} {how} is now a prior: press Sample to compare it with N(0, I).")
+        self.set_note(f"{tied.label} is now a prior ({how}): press Sample to compare it with N(0, I).")
 
     def chosen_prior(self) -> TiedPrior | None:
         """The chosen prior when it is a fitted one of the current model's latent space, else None (N(0, I))."""

@@ -21,7 +21,7 @@ from engine.evaluation.latent_prior import learned_prior_study
 from engine.models.latent_prior import density_raster, mass_levels
 from engine.training.latent_prior import tied_flow_prior
 
-TABLE_DIGITS, TABLE_K = 1000, 100  # the table in the app: the first 1,000 test digits, k = 100 draws each
+TABLE_DIGITS, TABLE_K = 1000, 100  # the table in the app: 1,000 evenly spaced test digits, k = 100 draws each
 RASTER = 160
 
 
@@ -177,5 +177,5 @@ def table_html(table) -> str:
                    f"<td align='right'>{log_px:.2f}</td></tr>"
                    for label, elbo, log_px in zip(table.labels, table.elbo, table.log_px))
     return (f"<table cellspacing='0' cellpadding='2'><tr><th align='left'>prior</th><th>ELBO</th>"
-            f"<th>log p(x)</th></tr>{rows}</table><small>nats per digit; first {table.images:,} test digits, "
+            f"<th>log p(x)</th></tr>{rows}</table><small>nats per digit; {table.images:,} evenly spaced test digits, "
             f"k = {table.k}; learned priors fitted on the training codes</small>")
