@@ -19,6 +19,8 @@ BENCHES = {
     "latent_prior": (["bench/latent_prior.py", "--limit", "50", "--k", "5", "--flow-epochs", "1"],
                      ["elbo_normal", "elbo_gmm", "elbo_maf", "iwae_maf", "gap_narrowed_nats"]),
     "gmm": (["bench/gmm.py", "--quick", "--repeats", "1"], ["ratio_iter_vs_sklearn_2d", "anim_fps"]),
+    "flows": (["bench/flows.py", "--quick", "--repeats", "1"], ["maf_moons_ll", "gmm_moons_ll", "iaf_moons_ll",
+                                                               "maf_density_ms", "iaf_sample_ms", "direction_curve"]),
     "pixelcnn": (["bench/pixelcnn.py", "--repeats", "1"], ["speedup_fast_vs_naive", "paint_fps"]),
     "wavenet": (["bench/wavenet.py", "--repeats", "1", "--seconds", "0.5", "--naive-samples", "50",
                  "--stream-seconds", "1"], ["realtime_factor", "speedup_vs_naive", "underruns"]),
