@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from app.tabs.latent.learned_prior import LearnedPrior
 from app.tabs.latent.panel import LatentPanel
@@ -56,6 +56,8 @@ class LatentExplorerTab(QWidget):
         below = QHBoxLayout()
         below.addWidget(self.panel.inspect, 1)
         below.addWidget(self.panel.learned, 1)
+        # the window's minimum stays the inspector's: the learned-prior box takes only the room to spare
+        self.panel.learned.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         col.addLayout(below)
         split = with_side_panel(left, self.panel, 360)
         QHBoxLayout(self).addWidget(split)

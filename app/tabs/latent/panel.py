@@ -118,7 +118,7 @@ class LatentPanel(QWidget):
         return box
 
     def _learned_box(self) -> QGroupBox:
-        box = QGroupBox("Learned prior: a MAF on the training codes")
+        box = QGroupBox("Learned prior (a MAF)")
         grid = QGridLayout(box)
         self.fit_flow = QPushButton("Fit a flow prior")
         self.fit_flow.setToolTip("Train a MAF on the encoder means of the training images (the worker)")
@@ -133,11 +133,14 @@ class LatentPanel(QWidget):
         self.table = QLabel("")
         self.table.setTextFormat(Qt.TextFormat.RichText)
         self.table.setWordWrap(True)
-        grid.addWidget(self.fit_flow, 0, 0)
-        grid.addWidget(self.use_flow, 0, 1)
-        grid.addWidget(self.table_button, 0, 2)
-        grid.addWidget(self.flow_status, 1, 0, 1, 3)
-        grid.addWidget(self.table, 2, 0, 1, 3)
+        for row, button in enumerate((self.fit_flow, self.use_flow, self.table_button)):  # a column: narrow
+            grid.addWidget(button, row, 0)
+        right = QVBoxLayout()
+        right.addWidget(self.flow_status)
+        right.addWidget(self.table)
+        right.addStretch(1)
+        grid.addLayout(right, 0, 1, 4, 1)
+        grid.setColumnStretch(1, 1)
         grid.setRowStretch(3, 1)
         return box
 
