@@ -166,3 +166,17 @@ def test_cli_prints_the_prior_table_and_refuses_a_model_without_prior(tmp_path, 
     autoencoder = str(find_bundled("autoencoder").path)
     assert main(["--data", str(tmp_path), "eval", "autoencoder", "--checkpoint", autoencoder, "--priors"]) == 2
     assert "no prior" in capsys.readouterr().err
+
+
+def test_latent_samples_come_from_the_chosen_prior_object():
+    from engine.sampling.latent import sample_prior
+
+    torch.manual_seed(0)
+    model = VAE(latent_dim=2, hidden=[16]).eval()
+    flow = MAF(dim=2, layers=2, hidden=[8], seed=1).eval()
+    z, images = sample_prior(model, 6, seed=9, prior=flow)
+    assert np.allclose(z, flow.sample(6, torch.Generator().manual_seed(9)).numpy())
+    assert images.shape == (6, 28, 28)
+    mixture = MixturePrior(fitted_gmm())
+    z_gmm, _ = sample_prior(model, 6, seed=9, prior=mixture)
+    assert np.allclose(z_gmm, mixture.gmm.sample(6, seed=9)[0])  # the GMM fitter's own draws for that seed
