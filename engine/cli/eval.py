@@ -2,6 +2,7 @@
 
     python -m engine eval vae --checkpoint assets/vae.safetensors --k 1000 --save
     python -m engine eval pixelcnn --checkpoint assets/pixelcnn.safetensors     # exact test NLL
+    python -m engine eval vae --checkpoint assets/vae.safetensors --priors      # N(0, I) / GMM / MAF prior table
 
 ``--save`` stores the metrics in the checkpoint's config and rewrites its
 model card (:func:`engine.cards.common.save_test_metrics`).
@@ -29,6 +30,10 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     add_threads(p)
     p.add_argument("--save", action="store_true", help="store the metrics in the checkpoint and write its model card")
+    p.add_argument("--priors", action="store_true",
+                   help="vae: the test ELBO and log p(x) under N(0, I), a Gaussian mixture (best K by BIC) and a "
+                        "MAF, both fitted on the training images' codes (--limit: N evenly spaced test digits)")
+    p.add_argument("--flow-epochs", type=int, default=30, help="with --priors: epochs of the MAF prior (default 30)")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

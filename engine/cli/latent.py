@@ -28,8 +28,9 @@ from engine.cli.train import report_training
 from engine.data.folder import resolve_data_folder
 from engine.data.mnist import load_binarized_mnist, load_mnist
 from engine.device import select_device, seed_everything
-from engine.errors import DataError
+from engine.errors import ConfigError, DataError
 from engine.events import Done
+from engine.evaluation.latent_prior import CODES_NOTE, learned_prior_study
 from engine.evaluation.likelihood import evaluate_model
 from engine.training.loop import train
 from engine.training.step import checkpoint_config
@@ -86,6 +87,8 @@ def train_latent(args: argparse.Namespace) -> int:
 
 def eval_latent(args: argparse.Namespace) -> int:
     """ELBO / importance-weighted log-likelihood on the MNIST test set; ``--save`` stores them and writes the card."""
+    if getattr(args, "priors", False):
+        return eval_priors(args)
     model, device = load_for_eval(args)
     folder = resolve_data_folder(args.data).path
     metrics: dict = {}
@@ -98,4 +101,22 @@ def eval_latent(args: argparse.Namespace) -> int:
     if args.save:
         card = save_test_metrics(args.checkpoint, metrics)
         print(f"metrics stored in {args.checkpoint}; model card {card}")
+    return 0
+
+
+def eval_priors(args: argparse.Namespace) -> int:
+    """``eval vae --priors``: the test ELBO and log p(x) under N(0, I), the best-BIC mixture and a MAF prior."""
+    if args.kind != "vae":
+        raise ConfigError(f"--priors compares priors of a VAE; a {args.kind} model has no prior to replace.")
+    model, _ = load_for_eval(args)
+    folder = resolve_data_folder(args.data).path
+    table = None
+    events = learned_prior_study(model, folder, k=args.k, limit=args.limit, flow_epochs=args.flow_epochs,
+                                 seed=args.seed)
+    for event in track(events, unit="step"):
+        if isinstance(event, Done):
+            table = event.result
+    print(f"Priors fitted on {CODES_NOTE}; scored on {table.images} digits (evenly spaced) of the {table.test_set}, "
+          f"k = {table.k} draws of q(z|x) per digit, nats per digit (higher is better):")
+    print(table.text())
     return 0

@@ -218,14 +218,26 @@ class VAE(LatentImageModel):
 
     @torch.no_grad()
     def iwae_log_likelihood(
-        self, x: Tensor, k: int, batch_size: int = 20000, generator: torch.Generator | None = None
+        self, x: Tensor, k: int, batch_size: int = 20000, generator: torch.Generator | None = None, prior=None
     ) -> Tensor:
         """Importance-weighted estimate log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x) (Burda et al. 2016).
 
-        x binary (B, 784 | 28x28) -> (B,) nats. Samples are drawn in chunks so
-        at most ``batch_size`` decoder rows (B * chunk <= batch_size, chunk >= 1)
-        are alive at a time. k = 1 is an unbiased 1-sample ELBO; it grows
-        towards log p(x) on average as k grows.
+        x binary (B, 784 | 28x28) -> (B,) nats; ``prior`` p(z) as in :meth:`prior_bounds` (None: N(0, I)).
+        k = 1 is an unbiased 1-sample ELBO; it grows towards log p(x) on average as k grows.
+        """
+        return self.prior_bounds(x, k, [prior], batch_size, generator)[1][0]
+
+    @torch.no_grad()
+    def prior_bounds(
+        self, x: Tensor, k: int, priors: list, batch_size: int = 20000, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """ELBO and importance-weighted log p(x) under each prior p(z) in ``priors``, from the same k draws z ~ q(z|x).
+
+        x binary (B, 784 | 28x28); a prior is None (N(0, I)) or any object with ``log_prob(z (N, L)) -> (N,)``
+        nats. Returns (elbo (P, B), log_px (P, B)) for the P priors: the ELBO is the mean over the k draws of
+        log w = log p(x|z) + log p(z) - log q(z|x), log p(x) the log-mean-exp (Burda et al. 2016). The decodes
+        are shared by all priors; samples are drawn in chunks so at most ``batch_size`` decoder rows
+        (B * chunk <= batch_size, chunk >= 1) are alive at a time.
         """
         if int(k) < 1:
             raise ConfigError(f"The number of importance samples k must be at least 1, got {k}.")
@@ -233,15 +245,25 @@ class VAE(LatentImageModel):
         mu, logvar = self.encode(x)
         std = torch.exp(0.5 * logvar)
         chunk = max(1, int(batch_size) // len(x))
-        parts = []
+        sums, lses = [], []
         for start in range(0, int(k), chunk):
             n = min(chunk, int(k) - start)
             eps = standard_normal((n, *mu.shape), mu, generator)  # (n, B, L)
             z = mu + std * eps
             logits = self.decode_logits(z.reshape(-1, self.latent_dim)).reshape(n, len(x), N_PIXELS)
-            log_w = bernoulli_log_prob(logits, x) - 0.5 * z.pow(2).sum(-1) + 0.5 * (eps.pow(2) + logvar).sum(-1)
-            parts.append(torch.logsumexp(log_w, dim=0))  # (B,); the 2*pi terms of p(z) and q(z|x) cancel
-        return torch.logsumexp(torch.stack(parts), dim=0) - math.log(int(k))
+            log_q = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)  # (n, B)
+            log_w = (bernoulli_log_prob(logits, x) - log_q)[None] + torch.stack([_log_prior(p, z) for p in priors])
+            sums.append(log_w.sum(1))
+            lses.append(torch.logsumexp(log_w, dim=1))  # log_w (P, n, B) -> (P, B)
+        elbo = torch.stack(sums).sum(0) / int(k)
+        return elbo, torch.logsumexp(torch.stack(lses), dim=0) - math.log(int(k))
+
+
+def _log_prior(prior, z: Tensor) -> Tensor:
+    """log p(z) of latent draws z (n, B, L) -> (n, B): N(0, I) when ``prior`` is None, else ``prior.log_prob``."""
+    if prior is None:
+        return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+    return prior.log_prob(z.reshape(-1, z.shape[-1])).reshape(z.shape[:-1]).to(z.dtype)
 
 
 class Autoencoder(LatentImageModel):

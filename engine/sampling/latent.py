@@ -162,17 +162,18 @@ def inspect_digit(model, image: np.ndarray, k: int = 1000, seed: int = 0) -> Dig
 
 
 def sample_prior(model, n: int, seed: int = 0, prior=None) -> tuple[np.ndarray, np.ndarray]:
-    """n latent samples from N(0, I) (or a fitted mixture ``prior``) and their decodes.
+    """n latent samples from N(0, I) (or ``prior``: any object with ``sample(n, generator) -> (n, 2)``, e.g. a
+    MixturePrior or a MAF) and their decodes.
 
-    Returns z: (n, 2) float32 and images: (n, 28, 28) float32.
+    Returns z: (n, 2) float32 and images: (n, 28, 28) float32. Same seed, same samples.
     """
     if not 1 <= n <= 10_000:
         raise ConfigError(f"Draw between 1 and 10000 samples, got {n}.")
+    gen = torch.Generator().manual_seed(seed)
     if prior is not None:
-        z, _ = prior.sample(n, seed=seed)
-        z = np.asarray(z, np.float32)
+        with torch.no_grad():
+            z = np.asarray(torch.as_tensor(prior.sample(n, generator=gen)).float().cpu().numpy(), np.float32)
     else:
-        gen = torch.Generator().manual_seed(seed)
         z = torch.randn(n, 2, generator=gen).numpy()
     return z, _decode(model, z)
 
@@ -244,11 +245,13 @@ def _has_codes(codes_file, name: str) -> bool:
 
 
 def encode_images(model, images: np.ndarray, batch: int = 2000) -> tuple[np.ndarray, np.ndarray | None]:
-    """uint8 images (N, 28, 28) -> latent means (N, 2) and log-variances (N, 2) or None."""
+    """Images (N, 28, 28 | 784), uint8 0..255 (divided by 255) or floats in [0, 1] -> latent means (N, 2) and
+    log-variances (N, 2) or None."""
     mus, logvars = [], []
     with torch.inference_mode():
         for start in range(0, len(images), batch):
-            x = torch.from_numpy(images[start : start + batch].reshape(-1, 784).astype(np.float32) / 255.0)
+            chunk = np.asarray(images[start : start + batch]).reshape(-1, 784)
+            x = torch.from_numpy(chunk.astype(np.float32) / 255.0 if chunk.dtype == np.uint8 else chunk.astype(np.float32))
             mu, logvar = model.encode(x.to(_device(model)))
             mus.append(mu.float().cpu().numpy())
             if logvar is not None:

@@ -82,7 +82,8 @@ def controls(window, key: str) -> dict[str, QWidget]:
                 "Clear": p.clear_pins, "Export PNG": p.export_strip, "strip": p.strip, "N": p.n_samples,
                 "prior": p.prior_choice, "Sample": p.sample_button, "samples": p.samples_view, "pad": p.pad,
                 "k": p.k, "input": p.input_view, "reconstruction": p.recon_view, "report": p.report,
-                "map": tab.map}
+                "Fit a flow prior": p.fit_flow, "Use as latent prior": p.use_flow, "Prior table": p.table_button,
+                "prior table": p.table, "map": tab.map}
     if key == "images":
         p = tab.images.panel
         named = {"model": p.model, "strategy": p.strategy_name, "mode": p.mode, "images": p.n_images,

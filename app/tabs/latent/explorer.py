@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
+from app.tabs.latent.learned_prior import LearnedPrior
 from app.tabs.latent.panel import LatentPanel
 from app.widgets import with_side_panel
 from app.widgets.ellipses import many_ellipses
@@ -24,6 +25,7 @@ from engine.sampling import latent as lm
 from engine.cards.bundled import ASSETS_DIR, find_bundled
 from engine.data.points2d import LATENT_CODES
 from engine.events import Done
+from engine.models.latent_prior import MixturePrior, TiedPrior
 from engine.sampling.mosaic import mosaic
 
 NO_PRIOR = ("The autoencoder has no prior: nothing in its training shaped its codes into N(0, I), so sampling "
@@ -42,7 +44,7 @@ class LatentExplorerTab(QWidget):
         self.current: lm.LatentModel | None = None
         self.current_path: Path | None = None  # the current model's checkpoint (a prior belongs to it)
         self.entries: list[tuple[str, Path, str]] = []  # (label, checkpoint path, codes name)
-        self.priors: dict[str, object] = {}
+        self.priors: list[TiedPrior] = []  # the fitted priors, each tied to its latent space
         self.strip_image: np.ndarray | None = None
         self.map = LatentMapView()
         self.panel = LatentPanel()
@@ -51,11 +53,17 @@ class LatentExplorerTab(QWidget):
         col.setContentsMargins(0, 0, 0, 0)
         col.addWidget(self.map, 1)
         col.addWidget(self.panel.note)
-        col.addWidget(self.panel.inspect)
+        below = QHBoxLayout()
+        below.addWidget(self.panel.inspect, 1)
+        below.addWidget(self.panel.learned, 1)
+        # the window's minimum stays the inspector's: the learned-prior box takes only the room to spare
+        self.panel.learned.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        col.addLayout(below)
         split = with_side_panel(left, self.panel, 360)
         QHBoxLayout(self).addWidget(split)
         self.grid_timer = QTimer(self, singleShot=True, interval=40)
         self.grid_timer.timeout.connect(self.request_grid)
+        self.learned = LearnedPrior(self)
         self._connect()
         self._add_bundled()
 
@@ -68,7 +76,8 @@ class LatentExplorerTab(QWidget):
         m.view.sigRangeChanged.connect(lambda *_: self._on_range_changed())
         p.show_points.toggled.connect(m.cloud.setVisible)
         p.show_ellipses.toggled.connect(m.ellipses.setVisible)
-        p.show_prior.toggled.connect(m.show_prior_rings)
+        p.show_prior.toggled.connect(lambda _: self.learned.update_contours())
+        p.prior_choice.currentIndexChanged.connect(lambda _: self.learned.update_contours())
         p.show_density.toggled.connect(lambda _: self.update_density())
         p.show_grid.toggled.connect(lambda _: self.request_grid())
         p.grid_size.valueChanged.connect(lambda _: self.request_grid())
@@ -143,6 +152,7 @@ class LatentExplorerTab(QWidget):
         self.panel.samples_view.set_image(None)  # another model's prior samples
         self.set_note(self.current.note)
         self._refresh_priors()
+        self.learned.model_changed()
         self.update_density()
         self.request_grid()
         self.request_strip()
@@ -158,7 +168,7 @@ class LatentExplorerTab(QWidget):
     def request_decode(self, x: float, y: float) -> None:
         model = self.current.model if self.current else None
         self._submit("hover", lambda: lm.decode_point(model, (x, y)), self._show_decode)
-        self.panel.cursor_label.setText(f"z = ({x:+.2f}, {y:+.2f})\nprior density {np.exp(-(x*x + y*y) / 2) / (2 * np.pi):.3g}")
+        self.panel.cursor_label.setText(f"z = ({x:+.2f}, {y:+.2f})\n{self.learned.density_text(x, y)}")
 
     def _show_decode(self, image: np.ndarray) -> None:
         self.panel.decoded.set_image(image)
@@ -242,37 +252,55 @@ class LatentExplorerTab(QWidget):
 
     # ---------------------------------------------------------- sampling
     def set_mixture_prior(self, prior) -> None:
-        """A mixture fitted on a model's codes (GMM fitter, a LatentPrior) becomes a prior choice of that model only."""
+        """A mixture fitted on a model's codes (the GMM fitter's LatentPrior: gmm, checkpoint, dim, space) becomes
+        a prior choice of that model only."""
         label = f"Mixture, K = {prior.gmm.n_components}"
-        self.priors[label] = prior
-        if not self._prior_applies(prior):
-            self.set_note(f"{label} was fitted in the latent space of {prior.space}; it is a prior there only. "
-                          f"Switch the model to it to sample from the mixture.")
+        self.add_prior(TiedPrior(MixturePrior(prior.gmm), prior.checkpoint, prior.dim, prior.space, label),
+                       "fitted on the latent codes")
+
+    def add_prior(self, tied: TiedPrior, how: str) -> None:
+        """A prior tied to a latent space joins the prior list of that model (and is chosen when it is current)."""
+        self.priors = [p for p in self.priors if (p.label, p.checkpoint) != (tied.label, tied.checkpoint)] + [tied]
+        if not self._prior_applies(tied):
+            self.set_note(f"{tied.label} was fitted in the latent space of {tied.space}; it is a prior there only. "
+                          f"Switch the model to it to sample from it.")
             return
         self._refresh_priors()
-        self.panel.prior_choice.setCurrentText(label)
-        self.set_note(f"{label} fitted on the latent codes is now a prior: press Sample to compare it with N(0, I).")
+        self.panel.prior_choice.setCurrentText(tied.label)
+        self.set_note(f"{tied.label} is now a prior ({how}): press Sample to compare it with N(0, I).")
 
-    def _prior_applies(self, prior) -> bool:
+    def chosen_prior(self) -> TiedPrior | None:
+        """The chosen prior when it is a fitted one of the current model's latent space, else None (N(0, I))."""
+        return self._applicable().get(self.panel.prior_choice.currentText())
+
+    def _applicable(self) -> dict[str, TiedPrior]:
+        """The fitted priors of the current model's latent space, by label."""
+        return {p.label: p for p in self.priors if self._prior_applies(p)}
+
+    def _prior_applies(self, prior: TiedPrior) -> bool:
         """A prior belongs to the latent space it was fitted in: the same checkpoint and latent dimension."""
-        if self.current is None or self.current_path is None:
+        if self.current is None:
             return False
         dim = self.current.codes.shape[1] if self.current.codes is not None else 2
-        return Path(prior.checkpoint).resolve() == Path(self.current_path).resolve() and prior.dim == dim
+        return prior.applies_to(self.current_path, dim)
 
     def _refresh_priors(self) -> None:
-        """The prior list of the current model: N(0, I) and the mixtures fitted in its latent space; a mixture
+        """The prior list of the current model: N(0, I) and the priors fitted in its latent space; a fitted prior
         that was chosen and does not belong here is dropped with a note."""
         box = self.panel.prior_choice
         chosen = box.currentText()
+        box.blockSignals(True)  # one contour update below, not one per item
         box.clear()
         box.addItem("N(0, I)")
-        box.addItems([label for label, prior in self.priors.items() if self._prior_applies(prior)])
+        box.addItems(list(self._applicable()))
+        box.blockSignals(False)
         if box.findText(chosen) >= 0:
             box.setCurrentText(chosen)
-        elif chosen in self.priors:
-            self.set_note(f"The prior is back to N(0, I): {chosen} was fitted in the latent space of "
-                          f"{self.priors[chosen].space}, not of this model (switch back to use it).")
+        elif chosen != "N(0, I)":
+            space = next((p.space for p in self.priors if p.label == chosen), "another model")
+            self.set_note(f"The prior is back to N(0, I): {chosen} was fitted in the latent space of {space}, "
+                          f"not of this model (switch back to use it).")
+        self.learned.update_contours()
         kind = (getattr(self.current.model, "checkpoint_config", None) or {}).get("kind") if self.current else None
         self.panel.prior_note.setText(NO_PRIOR if kind == "autoencoder" else "")
         self.panel.prior_note.setVisible(kind == "autoencoder")
@@ -281,8 +309,8 @@ class LatentExplorerTab(QWidget):
         if self.current is None:
             return
         n, seed = self.panel.n_samples.value(), int(np.random.default_rng().integers(2**31))
-        prior = self.priors.get(self.panel.prior_choice.currentText())
-        prior = prior.gmm if prior is not None and self._prior_applies(prior) else None
+        tied = self.chosen_prior()
+        prior = tied.prior if tied is not None else None
         model = self.current.model
         self._submit("sample", lambda: lm.sample_prior(model, n, seed, prior), self._show_samples, "sampling")
 

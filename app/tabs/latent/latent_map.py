@@ -135,13 +135,18 @@ class LatentMapView(pg.PlotWidget):
             self._legend_items.append(item)
             self.legend.addItem(item, str(digit))
 
-    def show_prior_rings(self, show: bool) -> None:
-        """Contours of the N(0, I) prior at 1, 2 and 3 standard deviations."""
-        rings = np.concatenate([many_ellipses(np.zeros((1, 2)), np.eye(2)[None], r) for r in (1, 2, 3)])
-        self.prior_rings.setData(rings[:, 0], rings[:, 1])
+    def show_prior_rings(self, show: bool, contours: np.ndarray | None = None) -> None:
+        """Contours of the prior: N(0, I)'s circles at 1, 2 and 3 standard deviations, or ``contours`` (M, 2)
+        (NaN rows between lines) of a learned prior, unlabelled."""
+        if contours is None:
+            contours = np.concatenate([many_ellipses(np.zeros((1, 2)), np.eye(2)[None], r) for r in (1, 2, 3)])
+            labelled = show
+        else:
+            labelled = False
+        self.prior_rings.setData(contours[:, 0], contours[:, 1])
         self.prior_rings.setVisible(show)
         for label in self.ring_labels:
-            label.setVisible(show)
+            label.setVisible(labelled)
 
     def show_density(self, density: np.ndarray | None, x_range=None, y_range=None) -> None:
         """density: (S, S) in [0, 1], x index first, over the given rectangle."""

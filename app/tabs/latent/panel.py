@@ -3,6 +3,7 @@ interpolation, prior samples and the digit inspector."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,6 +35,7 @@ class LatentPanel(QWidget):
         layout.addWidget(self._pins_box())
         layout.addWidget(self._sample_box())
         self.inspect = self._inspect_box()  # placed under the map by the tab: the side panel fits 1200 x 800
+        self.learned = self._learned_box()  # under the map too, beside the inspector
         self.note = QLabel()  # placed under the map by the tab, so it is always in view
         self.note.setWordWrap(True)
         layout.addStretch(1)
@@ -100,7 +102,8 @@ class LatentPanel(QWidget):
         self.n_samples = spin_box(1, 400, 16)
         self.prior_choice = QComboBox()
         self.prior_choice.addItem("N(0, I)")
-        self.prior_choice.setToolTip("Fit a mixture on the VAE codes in the GMM fitter to add it here")
+        self.prior_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.prior_choice.setToolTip("Fit a mixture on the VAE codes in the GMM fitter, or a flow (under the map), to add it here")
         self.sample_button = QPushButton("Sample")
         self.samples_view = ImageLabel(110, "Decoded prior samples")
         self.prior_note = QLabel()  # says when the model has no prior (the autoencoder)
@@ -112,6 +115,33 @@ class LatentPanel(QWidget):
         grid.addWidget(self.sample_button, 0, 3)
         grid.addWidget(self.prior_note, 1, 0, 1, 4)
         grid.addWidget(self.samples_view, 2, 0, 1, 4)
+        return box
+
+    def _learned_box(self) -> QGroupBox:
+        box = QGroupBox("Learned prior (a MAF)")
+        grid = QGridLayout(box)
+        self.fit_flow = QPushButton("Fit a flow prior")
+        self.fit_flow.setToolTip("Train a MAF on the encoder means of the training images (the worker)")
+        self.use_flow = QPushButton("Use as latent prior")
+        self.use_flow.setToolTip("Add the fitted flow to the prior list of this model, with its contours")
+        self.use_flow.setEnabled(False)
+        self.table_button = QPushButton("Prior table")
+        self.table_button.setToolTip("Test ELBO and importance-sampled log p(x) under N(0, I), the best-BIC "
+                                     "mixture and the flow (fits both on the training codes)")
+        self.flow_status = QLabel("No flow fitted for this model.")
+        self.flow_status.setWordWrap(True)
+        self.table = QLabel("")
+        self.table.setTextFormat(Qt.TextFormat.RichText)
+        self.table.setWordWrap(True)
+        for row, button in enumerate((self.fit_flow, self.use_flow, self.table_button)):  # a column: narrow
+            grid.addWidget(button, row, 0)
+        right = QVBoxLayout()
+        right.addWidget(self.flow_status)
+        right.addWidget(self.table)
+        right.addStretch(1)
+        grid.addLayout(right, 0, 1, 4, 1)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(3, 1)
         return box
 
     def _inspect_box(self) -> QGroupBox:
