@@ -13,9 +13,11 @@ import numpy as np
 import torch
 
 from engine.cards.bundled import ASSETS_DIR
-from engine.errors import DataError
+from engine.errors import ConfigError, DataError
 
 LATENT_CODES = "latent_codes.npz"
+# Every source of 2-D points by name (the run data sets of the flows, :func:`load_points`).
+POINT_SOURCES = ("faithful", "moons", "rings", "spiral", "blobs", "latent_codes", "mnist_pca2", "csv")
 
 
 @dataclass(frozen=True)
@@ -78,3 +80,80 @@ def csv_points(path: Path, columns: list[str] | None = None) -> PointSet:
 
     table = read_csv_columns(path, columns)
     return PointSet(table.X, None, tuple(table.names[:2]), table.note)
+
+
+def _generated_set(points: np.ndarray, labels: np.ndarray, rng: np.random.Generator, note: str) -> PointSet:
+    order = rng.permutation(len(points))
+    return PointSet(points[order], labels[order].astype(np.int64), ("x1", "x2"), note)
+
+
+def two_moons(n: int = 1000, noise: float = 0.1, seed: int = 0) -> PointSet:
+    """Two interleaved half circles of radius 1 (as in scikit-learn's make_moons) plus Gaussian ``noise``."""
+    rng = np.random.default_rng(seed)
+    first = n // 2
+    t = np.concatenate([rng.uniform(0, np.pi, first), rng.uniform(0, np.pi, n - first)])
+    upper = np.arange(n) < first
+    x = np.where(upper, np.cos(t), 1 - np.cos(t))
+    y = np.where(upper, np.sin(t), 0.5 - np.sin(t))
+    points = np.stack([x, y], 1) + noise * rng.normal(size=(n, 2))
+    return _generated_set(points, (~upper).astype(np.int64), rng, f"{n} points on two moons (noise {noise}, seed {seed}).")
+
+
+def rings(n: int = 1000, radii: tuple[float, ...] = (1.0, 2.0, 3.0), noise: float = 0.08, seed: int = 0) -> PointSet:
+    """Concentric circles of ``radii``, points spread in proportion to the circumference, radial ``noise``."""
+    rng = np.random.default_rng(seed)
+    ring = rng.choice(len(radii), size=n, p=np.asarray(radii) / sum(radii))
+    angle = rng.uniform(0, 2 * np.pi, n)
+    r = np.asarray(radii)[ring] + noise * rng.normal(size=n)
+    points = np.stack([r * np.cos(angle), r * np.sin(angle)], 1)
+    return _generated_set(points, ring, rng, f"{n} points on {len(radii)} rings (noise {noise}, seed {seed}).")
+
+
+def spiral(n: int = 1000, turns: float = 2.0, noise: float = 0.05, seed: int = 0) -> PointSet:
+    """Two interleaved arms of an Archimedean spiral (``turns`` turns, radius up to 1) plus Gaussian ``noise``."""
+    rng = np.random.default_rng(seed)
+    t = np.sqrt(rng.uniform(0.02, 1, n))  # uniform along the arm's length
+    arm = rng.integers(0, 2, n)
+    angle = 2 * np.pi * turns * t + np.pi * arm
+    points = np.stack([t * np.cos(angle), t * np.sin(angle)], 1) + noise * rng.normal(size=(n, 2))
+    return _generated_set(points, arm, rng, f"{n} points on a two-armed spiral (noise {noise}, seed {seed}).")
+
+
+def standardized(points: PointSet) -> PointSet:
+    """The same points shifted and scaled to mean 0 and standard deviation 1 per column (a constant column: scale 1)."""
+    x = np.asarray(points.points, np.float64)
+    scale = x.std(0)
+    scale[scale == 0] = 1.0
+    return PointSet((x - x.mean(0)) / scale, points.labels, points.axes, points.note + " Standardized per column.")
+
+
+def holdout_split(n: int, fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The one train/held-out split of ``n`` points (every density model on a point set uses it, GMM and flows):
+    (train indices, held-out indices), both sorted int64; at least one point on each side when n >= 2."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f"The held-out fraction must be between 0 and 1, got {fraction}.")
+    held = min(max(int(round(n * fraction)), 1), max(n - 1, 0))
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+def load_points(name: str, root: Path | None = None, path: str | None = None, columns: list[str] | None = None,
+                n: int = 1000, seed: int = 0) -> PointSet:
+    """The point source ``name`` (one of :data:`POINT_SOURCES`), checked by :func:`engine.data.tables.check_points`.
+
+    ``root``: the data folder (faithful, mnist_pca2); ``path`` and ``columns``: the CSV file and its two columns;
+    ``n`` and ``seed``: the generated sets' size and seed.
+    """
+    from engine.data.tables import check_points
+
+    makers = {"faithful": lambda: faithful(root), "moons": lambda: two_moons(n, seed=seed),
+              "rings": lambda: rings(n, seed=seed), "spiral": lambda: spiral(n, seed=seed),
+              "blobs": lambda: generated(n, 3, seed), "latent_codes": lambda: latent_codes("vae"),
+              "mnist_pca2": lambda: mnist_pca2(root), "csv": lambda: csv_points(Path(path), columns)}
+    if name not in makers:
+        raise ConfigError(f"Unknown point source {name!r}; choose one of: {', '.join(POINT_SOURCES)}.")
+    if name == "csv" and not path:
+        raise ConfigError("Say which CSV file holds the points (a path).")
+    points = makers[name]()
+    check_points(points.points, Path(path).name if name == "csv" else name)
+    return points

@@ -138,6 +138,19 @@ def read_csv_columns(path: str | os.PathLike, columns: Sequence[str | int] | Non
     return TableData(np.asarray(points, dtype=np.float64), chosen, skipped, len(data), note + ".")
 
 
+def check_points(X: np.ndarray, source: str, least: int = 3) -> np.ndarray:
+    """X (N, D) if a density can be fitted to it: at least ``least`` finite points, not all identical;
+    else DataError, one sentence naming ``source``. Checked before any model is built."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) < least:
+        raise DataError(f"{source} has {len(X) if X.ndim else 0} point(s); fitting a density needs at least {least}.")
+    if not np.isfinite(X).all():
+        raise DataError(f"{source} has NaN or infinite values; drop those rows first.")
+    if np.all(X == X[0]):
+        raise DataError(f"All {len(X)} points of {source} are identical; a density needs points that differ.")
+    return X
+
+
 def load_faithful(root: str | os.PathLike) -> TableData:
     """Old Faithful from ``root/faithful/faithful.csv``: 272 eruptions, duration vs waiting time (minutes)."""
     path = Path(root) / "faithful" / "faithful.csv"

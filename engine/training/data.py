@@ -15,6 +15,11 @@ arrays. Five are built in (:func:`register_dataset` adds more):
   official test split.
 - ``generated_audio``: tones and plucked strings (label: the note), offline.
 
+and the 2-D point sets of :data:`engine.data.points2d.POINT_SOURCES`
+(``faithful``, ``moons``, ``rings``, ``spiral``, ``blobs``, ``latent_codes``,
+``mnist_pca2``, ``csv`` with ``path``): standardized per column, split by
+:func:`engine.data.points2d.holdout_split` (20 % held out, seed ``seed``).
+
 :func:`make_samples` draws what the training monitor shows: decodes of fixed
 latent codes z for latent models, or ``model.samples(n, generator)`` for
 others, and the 2-D codes of a fixed subset when the latent space is 2-D.
@@ -32,6 +37,7 @@ from torch import nn
 from engine.data.folder import resolve_data_folder
 from engine.data.generated import generated_digits
 from engine.data.mnist import load_binarized_mnist, load_mnist
+from engine.data.points2d import POINT_SOURCES, holdout_split, load_points, standardized
 from engine.device import make_generator, torch_threads
 from engine.errors import ConfigError, DataError
 from engine.sampling.pixelcnn import image_samples
@@ -51,8 +57,10 @@ class DataSpec:
     :func:`engine.data.folder.resolve_data_folder`); ``limit``: use only the
     first N training examples; ``val_limit``: validate on only the first N
     validation examples; ``size`` and ``seed``: how many generated images and
-    from which seed (``generated`` only); ``segment``: samples per training
-    row of the audio sets.
+    from which seed (``generated`` only; the generated point sets have
+    :data:`POINT_COUNT` points, ``seed`` also seeds their held-out split);
+    ``segment``: samples per training row of the audio sets; ``path`` and
+    ``columns`` ("a,b"): the CSV file of the ``csv`` point set.
     """
 
     name: str = "generated"
@@ -62,6 +70,8 @@ class DataSpec:
     seed: int = 0
     val_limit: int | None = None
     segment: int = 1024
+    path: str | None = None
+    columns: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in _LOADERS:
@@ -146,8 +156,25 @@ def _audio(spec: DataSpec) -> RunData:
     return RunData(rows, val_rows, rows[:, -1].astype(np.uint8), False, info)
 
 
+def _points(spec: DataSpec) -> RunData:
+    """A 2-D point set as rows (N, 2) float32, standardized; the held-out 20 % of :func:`holdout_split` validates."""
+    root = _root(spec) if spec.name in ("faithful", "mnist_pca2") else None
+    columns = [c.strip() for c in spec.columns.split(",")] if spec.columns else None
+    points = standardized(load_points(spec.name, root, spec.path, columns, POINT_COUNT, spec.seed))
+    train, held = holdout_split(len(points.points), HELD_OUT, spec.seed)
+    x = points.points.astype(np.float32)
+    info = {"dataset": points.note, "split": f"{len(train)} training points", "license": "see the data source",
+            "validation": f"{len(held)} held-out points ({HELD_OUT:.0%}, split seed {spec.seed})",
+            "axes": list(points.axes), "points": len(x)}
+    labels = points.labels[train].astype(np.uint8) if points.labels is not None else None
+    return RunData(x[train], x[held], labels, False, info)
+
+
+POINT_COUNT = 1000  # points of a generated point set
+HELD_OUT = 0.2  # the held-out fraction of every point set
 _LOADERS: dict[str, Callable[[DataSpec], RunData]] = {
-    "mnist": _mnist, "binarized_mnist": _binarized, "generated": _generated, "fsdd": _audio, "generated_audio": _audio}
+    "mnist": _mnist, "binarized_mnist": _binarized, "generated": _generated, "fsdd": _audio, "generated_audio": _audio,
+    **{name: _points for name in POINT_SOURCES}}
 
 
 def register_dataset(name: str, loader: Callable[[DataSpec], RunData]) -> None:
