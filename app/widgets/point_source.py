@@ -20,7 +20,7 @@ from engine.events import Done
 DRAW, CSV, LATENT = "Draw points", "CSV file…", "VAE latent codes"
 SOURCES = ["Old Faithful", "Generated mixture", "Two moons", "Rings", "Spiral", LATENT, "MNIST PCA-2", CSV, DRAW]
 #: What the generated row's count means for each generated source (None: the count is not used).
-COUNTED = {"Generated mixture": "blobs", "Two moons": None, "Rings": "rings", "Spiral": "arms"}
+COUNTED = {"Generated mixture": "blobs", "Two moons": None, "Rings": "rings", "Spiral": None}
 
 
 class PointSourceBox(QGroupBox):
@@ -104,8 +104,8 @@ class PointSourceBox(QGroupBox):
         loaders = {"Old Faithful": lambda: points2d.faithful(root),
                    "Generated mixture": lambda: points2d.generated(n, k, seed),
                    "Two moons": lambda: points2d.two_moons(n, seed=seed),
-                   "Rings": lambda: points2d.rings(n, k, seed=seed),
-                   "Spiral": lambda: points2d.spiral(n, k, seed=seed),
+                   "Rings": lambda: points2d.rings(n, tuple(range(1, k + 1)), seed=seed),
+                   "Spiral": lambda: points2d.spiral(n, seed=seed),
                    LATENT: lambda: points2d.latent_codes("vae"),
                    "MNIST PCA-2": lambda: points2d.mnist_pca2(root)}
         if name in loaders:
