@@ -87,7 +87,7 @@ def startup_notices(data: DataFolder, audio: AudioStatus) -> list[str]:
 
 
 class MainWindow(QMainWindow):
-    """Five tabs over the context's workers; remembers geometry and the last tab."""
+    """The tabs (app.tabs.TABS) over the context's workers; remembers geometry and the last tab."""
 
     checkpoint_opened = Signal(object, object)  # path, config dict
 

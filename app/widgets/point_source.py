@@ -8,6 +8,7 @@ codes, MNIST PCA-2, a CSV file, or points drawn on the canvas. Loading runs on t
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QGroupBox, QLabel, QLineEdit, QPushButton, QSpinBox
@@ -41,6 +42,7 @@ class PointSourceBox(QGroupBox):
         super().__init__("Data")
         self.context, self.key, self.seed = context, key, seed
         self.job = None
+        self.loaded_name = ""  # what the last load read, for sentences: the source, or the CSV file's name
         form = QFormLayout(self)
         self.source = QComboBox()
         self.source.addItems(SOURCES)
@@ -87,7 +89,7 @@ class PointSourceBox(QGroupBox):
         self.message.emit(f"Loading {name}…")
         self.job = self.context.worker.submit(
             lambda: once(loader), name=f"Loading {name}", key=f"{self.key}-source", cancel_running=True,
-            on_event=self._done, on_error=lambda e: self.message.emit(e.text()))
+            on_event=self._done, on_error=self._failed)
 
     def is_latent(self) -> bool:
         """The shown source is the VAE's latent codes (a fit on them can be a latent prior)."""
@@ -109,17 +111,23 @@ class PointSourceBox(QGroupBox):
                    LATENT: lambda: points2d.latent_codes("vae"),
                    "MNIST PCA-2": lambda: points2d.mnist_pca2(root)}
         if name in loaders:
+            self.loaded_name = name
             return loaders[name]
         path, _ = QFileDialog.getOpenFileName(self, "Open CSV", "", "CSV files (*.csv *.txt);;All files (*)")
         if not path:
             return None
         columns = [c.strip() for c in self.columns.text().split(",") if c.strip()] or None
+        self.loaded_name = Path(path).name
         return lambda: points2d.csv_points(path, columns)
 
     def _done(self, event: object) -> None:
         if isinstance(event, Done):
             self.job = None
             self.loaded.emit(event.result)
+
+    def _failed(self, error) -> None:
+        self.job = None
+        self.message.emit(error.text())
 
     def _name_the_count(self, name: str) -> None:
         counted = COUNTED.get(name, "blobs")
