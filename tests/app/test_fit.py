@@ -72,7 +72,8 @@ def plot_items_on_screen(plot) -> list[str]:
 
 
 def controls(window, key: str) -> dict[str, QWidget]:
-    """The controls the README names, per tab (its sections Latent explorer, Sampler, GMM fitter, Training)."""
+    """The controls the README names, per tab (its sections Latent explorer, Sampler, GMM fitter, Density lab,
+    Training)."""
     tab = window.tab_by_key["sampler" if key in ("images", "audio") else key]
     if key == "latent":
         p = tab.panel
@@ -101,6 +102,12 @@ def controls(window, key: str) -> dict[str, QWidget]:
         return {"source": p.source, "K": p.k, "covariance": p.cov, "history": tab.history, "Choose K": p.k_button,
                 "BIC plot": p.k_plot, "N": p.n_samples, "Sample": gui.button(p, "Sample"),
                 "Use as latent prior": p.prior_button, "view": tab.view} | dict(p.buttons)
+    if key == "density":
+        p = tab.panel
+        return {"source": p.source, "layers": p.layers, "hidden": p.hidden, "epochs": p.epochs, "lr": p.lr,
+                "seed": p.seed, "Train": p.train_button, "Stop": p.stop_button, "table": p.table,
+                "stage": tab.stage, "X-ray layer": tab.xray.layer, "Jacobian": tab.xray.matrix, "view": tab.view,
+                "X-ray numbers": tab.xray.numbers} | {f"show {name}": check for name, check in p.overlays.items()}
     p = tab.panel
     return {"model": p.model, "data": p.data, "images": p.limit, "epochs": p.epochs, "batch": p.batch,
             "lr": p.lr, "seed": p.seed, "CPU threads": p.threads, "new lr": p.new_lr, "Set lr": p.apply_lr,
@@ -130,7 +137,7 @@ def show_page(qtbot, window, page: str):
     return tab
 
 
-@pytest.mark.parametrize("page", ["latent", "images", "audio", "gmm", "training"])
+@pytest.mark.parametrize("page", ["latent", "images", "audio", "gmm", "density", "training"])
 def test_every_page_fits_1200_by_800(qtbot, window, page):
     tab = show_page(qtbot, window, page)
     assert clipped(window) == [], "clipped text"
@@ -178,9 +185,10 @@ def test_the_wheel_over_a_plot_in_a_side_panel_scrolls_the_panel(qtbot, window, 
     assert plot.getPlotItem().getViewBox().viewRange() == view_range, "the plot did not zoom"
 
 
-@pytest.mark.parametrize("page", ["latent", "gmm", "training"])
+@pytest.mark.parametrize("page", ["latent", "gmm", "density", "training"])
 def test_side_panel_fits_without_scrolling(qtbot, window, page):
-    """The side panels of the Latent explorer, the GMM fitter and the Training monitor show whole at 1200 x 800:
+    """The side panels of the Latent explorer, the GMM fitter, the Density lab and the Training monitor show
+    whole at 1200 x 800:
     no scroll bar to move, and every control the README names lies fully on screen."""
     tab = show_page(qtbot, window, page)
     area = scroll_area_of(tab.panel)

@@ -13,7 +13,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QTabWidget, QVBoxLayout, QWidget
 
 from app.tabs.density.costs import CostsPage
-from app.tabs.density.lab import Snapshot, gmm_comparison, train_lab
+from app.tabs.density.lab import train_lab
+from engine.evaluation.flow_views import Snapshot
+from engine.evaluation.heldout import gmm_heldout
 from app.tabs.density.panel import DensityPanel
 from app.tabs.density.views import DensityView
 from app.tabs.density.xray import XRayBox
@@ -132,7 +134,7 @@ class DensityLabTab(QWidget):
             lambda: train_lab(points, settings), name="Training a MAF", key="density-train", cancel_running=True,
             paced=True, on_event=self._on_event, on_error=self._on_error, on_finished=self._finished)
         self.gmm_job = self.context.worker.submit(
-            lambda: gmm_comparison(points, seed=settings.seed), name="GMM by BIC", key="density-gmm",
+            lambda: gmm_heldout(points, seed=settings.seed), name="GMM by BIC", key="density-gmm",
             cancel_running=True, on_event=self._gmm_event, on_error=self._on_error)
         return self.job
 

@@ -46,6 +46,7 @@ class DensityView(PointCanvas):
         self.show_samples(None)
         self.marker.setData([], [])
         self.setBackground("w")
+        self.cloud.set_colours(np.array([90, 90, 90], np.float32))
 
     def show_stage(self, snap, stage: int) -> None:
         """Stage ``stage`` (0 = Gaussian base ... K = data) of a lab Snapshot."""
@@ -61,7 +62,9 @@ class DensityView(PointCanvas):
         path = np.concatenate([lines, breaks], axis=1).reshape(-1, 2)
         self.grid.setData(path[:, 0], path[:, 1])
         self.show_samples(snap.samples[stage])
-        self.setBackground("k")
+        if self.backgroundBrush().color().value() != 0:  # the first stage shown: light points on black
+            self.setBackground("k")
+            self.cloud.set_colours(np.array([235, 235, 235], np.float32))
 
     def mark(self, point: tuple[float, float] | None) -> None:
         """The X-rayed point as a ring (None: none)."""

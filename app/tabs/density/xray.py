@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QVBoxLayout
 
-from app.tabs.density.lab import XRay, xray
+from engine.evaluation.flow_views import XRay, xray
 from app.tabs.density.views import JacobianView
 from app.worker import once
 from engine.events import Done
