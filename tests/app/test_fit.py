@@ -74,7 +74,7 @@ def plot_items_on_screen(plot) -> list[str]:
 def controls(window, key: str) -> dict[str, QWidget]:
     """The controls the README names, per tab (its sections Latent explorer, Sampler, GMM fitter, Density lab,
     Training)."""
-    tab = window.tab_by_key["sampler" if key in ("images", "audio") else key]
+    tab = window.tab_by_key["sampler" if key in ("images", "audio") else key.split("-")[0]]
     if key == "latent":
         p = tab.panel
         return {"model": p.model, "decode": p.decoded, "manifold grid": p.show_grid, "grid size": p.grid_size,
@@ -102,6 +102,10 @@ def controls(window, key: str) -> dict[str, QWidget]:
         return {"source": p.source, "K": p.k, "covariance": p.cov, "history": tab.history, "Choose K": p.k_button,
                 "BIC plot": p.k_plot, "N": p.n_samples, "Sample": gui.button(p, "Sample"),
                 "Use as latent prior": p.prior_button, "view": tab.view} | dict(p.buttons)
+    if key == "density-costs":
+        c = tab.costs
+        return {"Measure log-det": c.logdet_button, "Measure MAF vs IAF": c.direction_button,
+                "log-det plot": c.logdet_plot, "direction plot": c.direction_plot}
     if key == "density":
         p = tab.panel
         return {"source": p.source, "layers": p.layers, "hidden": p.hidden, "epochs": p.epochs, "lr": p.lr,
@@ -130,14 +134,17 @@ def window(qtbot, make_window):
 
 
 def show_page(qtbot, window, page: str):
-    tab = open_tab(qtbot, window, "sampler" if page in ("images", "audio") else page)
+    tab = open_tab(qtbot, window, "sampler" if page in ("images", "audio") else page.split("-")[0])
     if page in ("images", "audio"):
         press(qtbot, gui.button(tab, page.capitalize()))
+    if page == "density-costs":
+        bar = tab.pages.tabBar()
+        qtbot.mouseClick(bar, gui.LEFT, gui.NO_MOD, bar.tabRect(tab.pages.indexOf(tab.costs)).center())
     qtbot.wait(50)
     return tab
 
 
-@pytest.mark.parametrize("page", ["latent", "images", "audio", "gmm", "density", "training"])
+@pytest.mark.parametrize("page", ["latent", "images", "audio", "gmm", "density", "density-costs", "training"])
 def test_every_page_fits_1200_by_800(qtbot, window, page):
     tab = show_page(qtbot, window, page)
     assert clipped(window) == [], "clipped text"

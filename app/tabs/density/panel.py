@@ -23,17 +23,15 @@ class DensityPanel(QWidget):
     def __init__(self, context, tab) -> None:
         super().__init__()
         self.context, self.tab = context, tab
-        self.setMinimumWidth(300)
-        self.setMaximumWidth(380)
-        layout = QVBoxLayout(self)
         flow_box = self._flow_box()  # first: the generated sets take the flow's seed
         self.picker = PointSourceBox(context, "density", seed=self.seed.value)
         self.source = self.picker.source
-        layout.addWidget(self.picker)
-        layout.addWidget(flow_box)
-        layout.addWidget(self._show_box())
-        layout.addWidget(self._table_box())
+        layout = QVBoxLayout(self)
+        for box in (self.picker, flow_box, self._show_box(), self._table_box()):
+            layout.addWidget(box)
         layout.addStretch(1)
+        self.setMinimumWidth(300)
+        self.setMaximumWidth(380)
 
     def _flow_box(self) -> QGroupBox:
         box = QGroupBox("Masked autoregressive flow")
