@@ -36,6 +36,7 @@ class LabSettings:
     epochs: int = 200
     batch_size: int = 256
     lr: float = 3e-3
+    lr_decay: float = 1.0
     seed: int = 0
 
 
@@ -43,7 +44,8 @@ def train_lab(points: np.ndarray, settings: LabSettings, fraction: float = 0.2) 
     """Train a MAF on ``points`` (N, 2) through the one training loop, live, on one torch thread.
 
     Yields the loop's TrainStep / EpochEnd events, a :class:`Snapshot` at most every SNAPSHOT_S seconds
-    and at the end, then Done(final Snapshot). The held-out part is ``holdout_split(N, fraction, seed)``.
+    (with the last epoch's mean log-likelihoods) and at the end (with the final flow's exact ones), then
+    Done(final Snapshot). The held-out part is ``holdout_split(N, fraction, seed)``.
     """
     train_idx, test_idx = holdout_split(len(points), fraction, settings.seed)
     scaler = Standardizer.fit(points[train_idx])
@@ -52,13 +54,16 @@ def train_lab(points: np.ndarray, settings: LabSettings, fraction: float = 0.2) 
     noise = torch.randn(N_SAMPLES, 2, generator=torch.Generator().manual_seed(settings.seed))
     box, last, lls = view_box(points, scaler), 0.0, (float("nan"), float("nan"))
     events = train(model, data[train_idx], val_data=data[test_idx], epochs=settings.epochs, lr=settings.lr,
+                   lr_decay=settings.lr_decay,
                    batch_size=min(settings.batch_size, len(train_idx)), seed=settings.seed,
                    dynamic_binarize=False, log_every=10**9)
     with torch_threads(1):  # tiny ops: more threads than free cores only wait on each other
         for event in events:
             if isinstance(event, EpochEnd):
                 lls = (scaler.log_det - event.train["loss"], scaler.log_det - event.val.get("loss", float("nan")))
-            if isinstance(event, Done):
+            if isinstance(event, Done):  # the table's numbers: the final flow's exact mean log-likelihoods
+                with torch.no_grad():
+                    lls = tuple(float(model.log_prob(data[i]).mean()) + scaler.log_det for i in (train_idx, test_idx))
                 final = snapshot(model, scaler, box, noise, (settings.epochs, event.result["steps"], *lls))
                 yield final
                 yield Done(final)

@@ -38,6 +38,7 @@ class DensityLabTab(QWidget):
         self.context = context
         self.points, self.name = np.zeros((0, 2)), ""
         self.snapshot: Snapshot | None = None
+        self.snapshot_extent = None  # the box of the fit shown: the view frames it once
         self.job: Job | None = None
         self.gmm_job: Job | None = None
         self.view = DensityView()
@@ -178,8 +179,13 @@ class DensityLabTab(QWidget):
             self.view.clear_density()
             self.stage.setRange(0, 0)
             self.stage_label.setText("no flow yet")
+            self.snapshot_extent = None
             return
         layers = snap.density.shape[0] - 1
+        if self.snapshot_extent != snap.extent:  # a fit of new data: frame all its stages once
+            x0, x1, y0, y1 = snap.extent
+            self.view.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+            self.snapshot_extent = snap.extent
         self.stage.blockSignals(True)
         self.stage.setRange(0, layers)
         if at_end:
