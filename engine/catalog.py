@@ -30,7 +30,8 @@ from torch import nn
 
 from engine.checkpoints import load_checkpoint, load_into, read_config
 from engine.errors import CheckpointError, ConfigError, GenScopeError
-from engine.models.limits import BINARY_LIMITS, PIXELCNN_LIMITS, WAVENET_LIMITS, Option, short
+from engine.models.limits import (BINARY_LIMITS, FLOW_LIMITS, FLOW_OPTIONS, FLOW_SETTINGS, PIXELCNN_LIMITS, POINT_SETS,
+                                  WAVENET_LIMITS, Option, short)
 
 
 MAX_MODEL_BYTES = 2 << 30  # a model's weights plus the activations of the work asked of it
@@ -226,7 +227,15 @@ _AUTOREGRESSIVE = (
                  Option("masks", 1, int, low=1, high=64), Option("order_agnostic", False, bool))),
 )
 
-KINDS: dict[str, Kind] = {k.kind: k for k in (*_BUILTIN, *_AUTOREGRESSIVE)}
+# MAF and IAF on point tables (the held-out 20 % is the GMM's split too).
+_FLOW = "engine.cli.flows"
+_FLOWS = tuple(Kind(kind, f"engine.models.flows:{kind.upper()}", FLOW_OPTIONS, FLOW_SETTINGS, POINT_SETS,
+                    {f"{kind.upper()} (2-D points)": {"dim": 2, "layers": 5, "hidden": [32], "seed": 0}},
+                    caption="Points drawn from the flow", hparams=f"{_FLOW}:flow_hparams", train=f"{_FLOW}:train_flow",
+                    evaluate=f"{_FLOW}:eval_flow", sample=f"{_FLOW}:sample_flow", sample_args=f"{_FLOW}:add_flow_sample_args",
+                    card="engine.cards.flows:write_flow_card", limits=FLOW_LIMITS, cost="engine.models.flows:cost") for kind in ("maf", "iaf"))
+
+KINDS: dict[str, Kind] = {k.kind: k for k in (*_BUILTIN, *_AUTOREGRESSIVE, *_FLOWS)}
 
 
 def register(entry: Kind, replace: bool = False) -> Kind:

@@ -216,7 +216,10 @@ class MAF(nn.Module):
 
     def loss(self, x: Tensor) -> Tensor:
         """Mean negative log-likelihood (nats per point) of the points x (N, D), for the training loop."""
-        return -self.log_prob(x.reshape(len(x), -1)).mean()
+        x = x.reshape(len(x), -1)
+        if x.shape[1] != self.dim:
+            raise ConfigError(f"The points have {x.shape[1]} dimensions; this flow models {self.dim}.")
+        return -self.log_prob(x).mean()
 
 
 class IAF(MAF):

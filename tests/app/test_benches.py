@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHES = {
     "latent": (["bench/latent.py"], ["decode_p99_ms", "drag_fps"]),
     "gmm": (["bench/gmm.py", "--quick", "--repeats", "1"], ["ratio_iter_vs_sklearn_2d", "anim_fps"]),
+    "flows": (["bench/flows.py", "--quick", "--repeats", "1"], ["maf_moons_ll", "gmm_moons_ll", "iaf_moons_ll",
+                                                               "maf_density_ms", "iaf_sample_ms", "direction_curve"]),
     "pixelcnn": (["bench/pixelcnn.py", "--repeats", "1"], ["speedup_fast_vs_naive", "paint_fps"]),
     "wavenet": (["bench/wavenet.py", "--repeats", "1", "--seconds", "0.5", "--naive-samples", "50",
                  "--stream-seconds", "1"], ["realtime_factor", "speedup_vs_naive", "underruns"]),
