@@ -4,8 +4,7 @@
 - :class:`Standardizer` rescales each column to mean 0 and standard deviation 1 (fitted on the training part);
   a density fitted in standardized units is reported in data units by adding :attr:`Standardizer.log_det`
   (log |det ds/dx| = -sum log sigma): both numbers are exact.
-- :func:`best_gmm` fits the project's Gaussian mixture for K = 1..k_max and keeps the K with the lowest BIC;
-  :func:`gmm_heldout` fits it on the training part and scores both parts.
+- :func:`gmm_heldout` fits the GMM of lowest BIC on the training part and scores both parts.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.data.points2d import holdout_split
-from engine.events import Done, Progress
-from engine.models.gmm import GaussianMixture, choose_k
+from engine.evaluation.density_compare import gmm_by_bic
+from engine.events import Done
 
 
 @dataclass(frozen=True)
@@ -48,32 +47,12 @@ class Standardizer:
         return float(-np.log(self.std).sum())
 
 
-def best_gmm(X: np.ndarray, k_max: int = 10, covariance_type: str = "full",
-             seed: int = 0) -> Iterator[Progress | Done]:
-    """Fit K = 1..k_max (at most one per point) to X (N, D), keep the lowest BIC, refit it: a Progress per K,
-    then Done((gmm, ks (k_max,), bic (k_max,)))."""
-    k_max = max(1, min(k_max, len(X)))
-    result = None
-    for event in choose_k(X, k_max, covariance_type, seed):
-        if isinstance(event, Done):
-            result = event.result
-        else:
-            yield event
-    ks, bic, _ = result
-    best = int(ks[np.argmin(bic)])
-    gmm = GaussianMixture(best, covariance_type=covariance_type, seed=seed, max_iter=200).fit(X)
-    yield Done((gmm, ks, bic))
-
-
-def gmm_heldout(points: np.ndarray, fraction: float = 0.2, seed: int = 0) -> Iterator[object]:
-    """The project's GMM (best K by BIC, full covariances) fitted on the training part of ``points`` (N, D) and
-    scored on both parts of the one split: Progress per K, then Done(dict(k, train_ll, test_ll)), mean
-    log-likelihood per point in data units."""
+def gmm_heldout(points: np.ndarray, fraction: float = 0.2, seed: int = 0) -> Iterator[Done]:
+    """The project's GMM (full covariances, the K in 1..10 of lowest BIC:
+    :func:`engine.evaluation.density_compare.gmm_by_bic`) fitted on the training part of ``points`` (N, D) and
+    scored on both parts of the one split: Done(dict(k, train_ll, test_ll)), mean log-likelihood per point in
+    data units."""
     train_idx, test_idx = holdout_split(len(points), fraction, seed)
-    for event in best_gmm(points[train_idx], 10, "full", seed):
-        if isinstance(event, Done):
-            gmm = event.result[0]
-            yield Done({"k": gmm.n_components, "train_ll": gmm.score(points[train_idx]),
-                        "test_ll": gmm.score(points[test_idx])})
-        else:
-            yield event
+    gmm = gmm_by_bic(points[train_idx], min(10, len(train_idx)), seed)
+    yield Done({"k": gmm.n_components, "train_ll": gmm.score(points[train_idx]),
+                "test_ll": gmm.score(points[test_idx])})

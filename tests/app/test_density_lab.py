@@ -113,3 +113,23 @@ def test_training_fewer_than_three_drawn_points_is_refused(qtbot, tab):
     assert len(tab.points) == 2
     press(qtbot, tab.panel.train_button)
     assert "at least 3" in tab.note.text() and tab.job is None and tab.snapshot is None
+
+
+def test_costs_page_measures_both_curves_from_its_buttons(qtbot, tab, monkeypatch):
+    monkeypatch.setattr("app.tabs.density.costs.COST_DIMS", (2, 8, 32))
+    monkeypatch.setattr("app.tabs.density.costs.DIRECTION_DIMS", (2, 32))
+    bar = tab.pages.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
+    costs = tab.costs
+    assert tab.pages.currentWidget() is costs
+    press(qtbot, costs.logdet_button)
+    press(qtbot, costs.direction_button)
+    qtbot.waitUntil(lambda: not costs.jobs, timeout=120000)
+    curves = costs.logdet_curves  # xData, yData: the measured values (getData gives their logarithms)
+    dims, fast, slow = curves["sum of log-scales"].xData, curves["sum of log-scales"].yData, \
+        curves["slogdet of the Jacobian"].yData
+    assert list(dims) == [2, 8, 32] and slow[-1] > 3 * fast[-1], "slogdet of the autograd Jacobian is slower"
+    assert "slogdet takes" in costs.logdet_note.text()
+    last = {name: curve.yData[-1] for name, curve in costs.direction_curves.items()}
+    assert last["MAF density"] < last["MAF sample"] and last["IAF sample"] < last["IAF density"]
+    assert costs.logdet_button.isEnabled() and costs.direction_button.isEnabled()

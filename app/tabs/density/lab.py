@@ -17,6 +17,8 @@ import torch
 
 from engine.data.points2d import holdout_split
 from engine.device import torch_threads
+from engine.catalog import get
+from engine.evaluation.density_compare import flow_log_likelihood
 from engine.evaluation.flow_views import N_SAMPLES, Snapshot, snapshot, view_box
 from engine.evaluation.heldout import Standardizer
 from engine.events import Done
@@ -26,17 +28,22 @@ from engine.training.loop import EpochEnd, TrainStep, train
 SNAPSHOT_S = 0.4   # at most one snapshot per this many seconds of training (plus one at the end)
 
 
+_MAF = get("maf")  # the catalog's defaults for a MAF on 2-D points (``python -m engine train maf``)
+_HIDDEN = _MAF.presets["MAF (2-D points)"]["hidden"]
+
+
 @dataclass(frozen=True)
 class LabSettings:
-    """The flow (``layers`` maps of ``hidden`` x ``depth`` units) and its training."""
+    """The flow (``layers`` maps, each a MADE of ``depth`` hidden layers of ``hidden`` units) and its training;
+    the defaults are the catalog's."""
 
-    layers: int = 5
-    hidden: int = 64
-    depth: int = 2
-    epochs: int = 200
-    batch_size: int = 256
-    lr: float = 3e-3
-    lr_decay: float = 1.0
+    layers: int = _MAF.presets["MAF (2-D points)"]["layers"]
+    hidden: int = _HIDDEN[0]
+    depth: int = len(_HIDDEN)
+    epochs: int = _MAF.settings["epochs"]
+    batch_size: int = _MAF.settings["batch_size"]
+    lr: float = _MAF.settings["lr"]
+    lr_decay: float = _MAF.settings.get("lr_decay", 1.0)
     seed: int = 0
 
 
@@ -62,8 +69,7 @@ def train_lab(points: np.ndarray, settings: LabSettings, fraction: float = 0.2) 
             if isinstance(event, EpochEnd):
                 lls = (scaler.log_det - event.train["loss"], scaler.log_det - event.val.get("loss", float("nan")))
             if isinstance(event, Done):  # the table's numbers: the final flow's exact mean log-likelihoods
-                with torch.no_grad():
-                    lls = tuple(float(model.log_prob(data[i]).mean()) + scaler.log_det for i in (train_idx, test_idx))
+                lls = tuple(flow_log_likelihood(model, data[i].numpy()) + scaler.log_det for i in (train_idx, test_idx))
                 final = snapshot(model, scaler, box, noise, (settings.epochs, event.result["steps"], *lls))
                 yield final
                 yield Done(final)

@@ -36,10 +36,12 @@ class DensityPanel(QWidget):
     def _flow_box(self) -> QGroupBox:
         box = QGroupBox("Masked autoregressive flow")
         form = QFormLayout(box)
-        self.layers = spin_box(1, 12, 5, tip="Autoregressive maps (MADEs); the ordering is reversed between them")
-        self.hidden = spin_box(4, 256, 64, 8, tip="Units in each of the two hidden layers of every MADE")
-        self.epochs = spin_box(1, 5000, 200, 50, tip="Passes over the training part (80 % of the points)")
-        self.lr = spin_box(1e-4, 0.1, 3e-3, 1e-3, decimals=4, tip="Adam's learning rate")
+        d = LabSettings()  # the catalog's defaults
+        self.layers = spin_box(1, 12, d.layers, tip="Autoregressive maps (MADEs), the ordering reversed between them")
+        self.hidden = spin_box(4, 256, d.hidden, 8, tip="Units in each hidden layer of every MADE")
+        self.epochs = spin_box(1, 5000, d.epochs, 50, tip="Passes over the training part (80 % of the points)")
+        self.lr = spin_box(1e-4, 0.1, d.lr, 1e-3, decimals=4,
+                           tip=f"Adam's learning rate (times {d.lr_decay:g} after every epoch)")
         self.seed = spin_box(0, 2**31 - 1, 0, tip="Weights, masks, the held-out split, the batches, the samples")
         form.addRow("Layers", in_a_row(self.layers, QLabel("Hidden"), self.hidden))
         form.addRow("Epochs", in_a_row(self.epochs, QLabel("lr"), self.lr))
