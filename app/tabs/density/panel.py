@@ -51,7 +51,8 @@ class DensityPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(lambda: self.tab.stop())
-        form.addRow("Seed", in_a_row(self.seed, self.train_button, self.stop_button))
+        form.addRow("Seed", self.seed)
+        form.addRow(in_a_row(self.train_button, self.stop_button))
         self.progress = QLabel("Not trained yet.")
         form.addRow(self.progress)
         return box

@@ -26,12 +26,19 @@ class XRayBox(QGroupBox):
         self.layer.setToolTip("The whole flow's Jacobian, or one layer's (1: next to the Gaussian base)")
         self.layer.activated.connect(lambda _: self.run())
         self.matrix = JacobianView()
-        self.matrix.setMinimumSize(180, 180)
+        self.matrix.setFixedHeight(240)
         self.numbers = QLabel("Click a point on the density to X-ray the flow there.")
         self.numbers.setWordWrap(True)
+        why = QLabel("In one layer, z_i depends only on x_i and the inputs before it in the layer's order: dz/dx is "
+                     "triangular, and log|det| is the sum of the logs of its diagonal, O(D) instead of O(D³). "
+                     "The Costs page measures the difference.")
+        why.setWordWrap(True)
+        why.setStyleSheet("color: #555;")
         col.addWidget(self.layer)
-        col.addWidget(self.matrix, 1)
+        col.addWidget(self.matrix)
         col.addWidget(self.numbers)
+        col.addStretch(1)
+        col.addWidget(why)
 
     def set_snapshot(self, snapshot) -> None:
         """A new state of the flow (None: no flow): the layer list follows it, the shown X-ray is redone."""
