@@ -133,3 +133,32 @@ def test_costs_page_measures_both_curves_from_its_buttons(qtbot, tab, monkeypatc
     last = {name: curve.yData[-1] for name, curve in costs.direction_curves.items()}
     assert last["MAF density"] < last["MAF sample"] and last["IAF sample"] < last["IAF density"]
     assert costs.logdet_button.isEnabled() and costs.direction_button.isEnabled()
+
+
+def test_stop_ends_training_and_keeps_the_flow_so_far(qtbot, tab):
+    choose(qtbot, tab.panel.source, "Two moons")
+    qtbot.waitUntil(lambda: tab.panel.picker.job is None and tab.name == "Two moons", timeout=20000)
+    click_plot(qtbot, tab.view, 0.5, 0.25)
+    assert "Train the flow first" in tab.note.text()
+    type_into(qtbot, tab.panel.epochs, "2000")
+    press(qtbot, tab.panel.train_button)
+    qtbot.waitUntil(lambda: tab.snapshot is not None, timeout=30000)
+    press(qtbot, tab.panel.stop_button)
+    assert tab.panel.train_button.isEnabled() and not tab.panel.stop_button.isEnabled()
+    assert "Stopped" in tab.note.text()
+    snap = tab.snapshot
+    qtbot.wait(300)
+    assert tab.snapshot is snap and snap.epoch < 2000, "stopped: no more snapshots, the last one stays"
+
+
+def test_same_seed_same_flow():
+    from app.tabs.density.lab import LabSettings, train_lab
+    from engine.data.points2d import two_moons
+    from engine.events import Done
+
+    points = two_moons(300, seed=3).points
+    runs = [[e for e in train_lab(points, LabSettings(epochs=2, seed=5)) if isinstance(e, Done)][0].result
+            for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].density, runs[1].density)
+    np.testing.assert_array_equal(runs[0].samples, runs[1].samples)
+    assert runs[0].test_ll == runs[1].test_ll

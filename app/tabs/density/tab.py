@@ -141,6 +141,10 @@ class DensityLabTab(QWidget):
         return self.job
 
     def stop(self) -> None:
+        if self.gmm_job is not None and not self.gmm_job.state.finished:
+            self.panel.set_row("GMM", "GMM (stopped)", None, None)
+        if self.job is not None and not self.job.state.finished:
+            self.note.setText("Stopped. The flow so far stays; Train starts afresh.")
         for job in (self.job, self.gmm_job):
             if job is not None:
                 job.cancel()
