@@ -288,8 +288,11 @@ def test_gmm_fit(app, xdo, layout, deadline):
 
 
 def test_density_lab_train_draws_the_flow(app, xdo, layout, deadline):
-    click(xdo, app, layout["tab Density lab"])
-    time.sleep(0.5)
+    click(xdo, app, layout["tab Density lab"])  # shown the first time: it loads its data
+    x, y, w, h = on_screen(app, layout["density"])
+    inside = (x + w // 4, y + h // 4, w // 2, h // 2)  # inside the axes: white until the points come
+    deadline.wait(lambda: (xdo.grab(inside).min(axis=-1) < 200).mean() > 0.005, 15, "the lab's data on the canvas")
+    time.sleep(0.3)
     before = xdo.grab(on_screen(app, layout["density"]))
     click(xdo, app, layout["density_train"])
     wait_changed(deadline, xdo, app, layout["density"], before, "the flow's density drawn while it trains", 20, 0.05)

@@ -56,7 +56,13 @@ class DensityLabTab(QWidget):
             label.setWordWrap(True)
         self._layout()
         self._wire()
-        self.panel.picker.load_initial()
+        self._first_shown = False  # the first data load waits until the tab is first shown
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._first_shown:
+            self._first_shown = True
+            self.panel.picker.load_initial()
 
     def _layout(self) -> None:
         density = QWidget()
