@@ -19,7 +19,7 @@ from engine.data.points2d import holdout_split
 from engine.device import torch_threads
 from engine.catalog import get
 from engine.evaluation.density_compare import flow_log_likelihood
-from engine.evaluation.flow_views import N_SAMPLES, Snapshot, snapshot, view_box
+from engine.evaluation.flow_views import N_SAMPLES, snapshot, view_box
 from engine.evaluation.heldout import Standardizer
 from engine.events import Done
 from engine.models.flows import MAF
@@ -50,9 +50,10 @@ class LabSettings:
 def train_lab(points: np.ndarray, settings: LabSettings, fraction: float = 0.2) -> Iterator[object]:
     """Train a MAF on ``points`` (N, 2) through the one training loop, live, on one torch thread.
 
-    Yields the loop's TrainStep / EpochEnd events, a :class:`Snapshot` at most every SNAPSHOT_S seconds
-    (with the last epoch's mean log-likelihoods) and at the end (with the final flow's exact ones), then
-    Done(final Snapshot). The held-out part is ``holdout_split(N, fraction, seed)``.
+    Yields the loop's TrainStep / EpochEnd events, a
+    :class:`~engine.evaluation.flow_views.Snapshot` at most every SNAPSHOT_S seconds (with the last epoch's
+    mean log-likelihoods) and at the end (with the final flow's exact ones), then Done(final Snapshot). The
+    held-out part is ``holdout_split(N, fraction, seed)``.
     """
     train_idx, test_idx = holdout_split(len(points), fraction, settings.seed)
     scaler = Standardizer.fit(points[train_idx])
