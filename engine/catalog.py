@@ -230,7 +230,7 @@ _AUTOREGRESSIVE = (
 # MAF and IAF on point tables (the held-out 20 % is the GMM's split too).
 _FLOW = "engine.cli.flows"
 _FLOWS = tuple(Kind(kind, f"engine.models.flows:{kind.upper()}", FLOW_OPTIONS, FLOW_SETTINGS, POINT_SETS,
-                    {f"{kind.upper()} (2-D points)": {"dim": 2, "layers": 5, "hidden": [32], "seed": 0}},
+                    {},  # no Training monitor preset until its data picker offers point sets (app/tabs/training)
                     caption="Points drawn from the flow", hparams=f"{_FLOW}:flow_hparams", train=f"{_FLOW}:train_flow",
                     evaluate=f"{_FLOW}:eval_flow", sample=f"{_FLOW}:sample_flow", sample_args=f"{_FLOW}:add_flow_sample_args",
                     card="engine.cards.flows:write_flow_card", limits=FLOW_LIMITS, cost="engine.models.flows:cost") for kind in ("maf", "iaf"))

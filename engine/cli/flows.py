@@ -19,9 +19,9 @@ import argparse
 from pathlib import Path
 
 from engine.catalog import build_model, get
-from engine.cards.common import save_test_metrics
 from engine.checkpoints import write_file
 from engine.cli.eval import load_for_eval
+from engine.cli.generic import report_metrics
 from engine.cli.options import kind_options, set_threads, train_settings
 from engine.cli.train import report_training
 from engine.device import make_generator, select_device, seed_everything
@@ -88,12 +88,7 @@ def eval_flow(args: argparse.Namespace) -> int:
                "train_ll_nats": flow_log_likelihood(model, data.train),
                "heldout_points": len(val), "test_set": str(data.info.get("validation")),
                "dataset": str(data.info.get("dataset"))}
-    for name, value in metrics.items():
-        print(f"{name:<18} {value:.4f}" if isinstance(value, float) else f"{name:<18} {value}")
-    if args.save:
-        card = save_test_metrics(args.checkpoint, metrics)
-        print(f"metrics stored in {args.checkpoint}" + (f"; model card {card}" if card else ""))
-    return 0
+    return report_metrics(args, metrics, 18)
 
 
 def add_flow_sample_args(p: argparse.ArgumentParser) -> None:

@@ -67,8 +67,13 @@ def eval_generic(args: argparse.Namespace) -> int:
     metrics = evaluate(model, val, args.batch, device, args.seed)
     metrics.update(nll_nats=metrics["loss"], bits=metrics["loss"] / math.log(2), test_examples=len(val),
                    test_set=str(data.info.get("validation")))
+    return report_metrics(args, metrics)
+
+
+def report_metrics(args: argparse.Namespace, metrics: dict, width: int = 22) -> int:
+    """Print ``metrics`` one per line; with ``--save`` store them in ``--checkpoint`` and rewrite its card. 0."""
     for name, value in metrics.items():
-        print(f"{name:<22} {value:.4f}" if isinstance(value, float) else f"{name:<22} {value}")
+        print(f"{name:<{width}} {value:.4f}" if isinstance(value, float) else f"{name:<{width}} {value}")
     if args.save:
         card = save_test_metrics(args.checkpoint, metrics)
         print(f"metrics stored in {args.checkpoint}" + (f"; model card {card}" if card else ""))

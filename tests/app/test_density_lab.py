@@ -22,6 +22,7 @@ def train(qtbot, tab, source="Two moons", epochs=8):
     qtbot.waitUntil(lambda: tab.panel.picker.job is None and tab.name == source, timeout=20000)
     assert tab.snapshot is None and tab.panel.progress.text().endswith("Press Train.")
     type_into(qtbot, tab.panel.epochs, str(epochs))
+    type_into(qtbot, tab.panel.layers, "5")
     press(qtbot, tab.panel.train_button)
     assert not tab.panel.train_button.isEnabled() and tab.panel.stop_button.isEnabled()
     qtbot.waitUntil(lambda: tab.job.state.finished and tab.panel.train_button.isEnabled(), timeout=60000)

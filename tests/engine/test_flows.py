@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine.errors import ConfigError
-from engine.models.flows import IAF, MAF, standard_normal_log_prob
+from engine.models.flows import IAF, MAF, WEIGHT_PENALTY, standard_normal_log_prob
 
 
 def random_flow(cls, dim: int, layers: int = 3, hidden=(16, 16), seed: int = 1, spread: float = 0.3):
@@ -62,7 +62,7 @@ def test_each_layer_is_triangular_in_its_ordering_and_the_log_scales_sum_to_slog
 @pytest.mark.parametrize("cls", [MAF, IAF])
 def test_the_2d_density_integrates_to_one(cls):
     model = random_flow(cls, 2, layers=4, spread=0.2)
-    side, half = 401, 12.0  # 0.06 apart; the density is below 1e-4 on the border
+    side, half = 541, 16.0  # 0.06 apart; the density is below 1e-4 on the border
     axis = torch.linspace(-half, half, side, dtype=torch.float64)
     grid = torch.cartesian_prod(axis, axis)
     with torch.no_grad():
@@ -113,10 +113,13 @@ def test_training_lowers_the_nll():
     x[:, 1] += x[:, 0] ** 2
     model = MAF(dim=2, layers=3, hidden=[16, 16], seed=0)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    start = float(model.loss(x).detach())
+    start = float(-model.log_prob(x).mean().detach())
     for _ in range(100):
         opt.zero_grad()
-        loss = model.loss(x)
+        loss, metrics = model.loss(x)
         loss.backward()
         opt.step()
-    assert float(model.loss(x).detach()) < start - 1.0
+    assert float(metrics["nll"]) == pytest.approx(float(-model.log_prob(x).mean().detach()), abs=0.2)
+    assert float(-model.log_prob(x).mean().detach()) < start - 1.0
+    weights = sum(float((p * p).sum()) for name, p in model.named_parameters() if name.endswith("weight"))
+    assert float(model.loss(x)[0]) == pytest.approx(float(model.loss(x)[1]["nll"]) + WEIGHT_PENALTY * weights)

@@ -29,7 +29,7 @@ SNAPSHOT_S = 0.4   # at most one snapshot per this many seconds of training (plu
 
 
 _MAF = get("maf")  # the catalog's defaults for a MAF on 2-D points (``python -m engine train maf``)
-_HIDDEN = _MAF.presets["MAF (2-D points)"]["hidden"]
+_HP = _MAF.hparams_from({"dim": 2})
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,9 @@ class LabSettings:
     """The flow (``layers`` maps, each a MADE of ``depth`` hidden layers of ``hidden`` units) and its training;
     the defaults are the catalog's."""
 
-    layers: int = _MAF.presets["MAF (2-D points)"]["layers"]
-    hidden: int = _HIDDEN[0]
-    depth: int = len(_HIDDEN)
+    layers: int = _HP["layers"]
+    hidden: int = _HP["hidden"][0]
+    depth: int = len(_HP["hidden"])
     epochs: int = _MAF.settings["epochs"]
     batch_size: int = _MAF.settings["batch_size"]
     lr: float = _MAF.settings["lr"]
@@ -67,8 +67,9 @@ def train_lab(points: np.ndarray, settings: LabSettings, fraction: float = 0.2) 
                    dynamic_binarize=False, log_every=10**9)
     with torch_threads(1):  # tiny ops: more threads than free cores only wait on each other
         for event in events:
-            if isinstance(event, EpochEnd):
-                lls = (scaler.log_det - event.train["loss"], scaler.log_det - event.val.get("loss", float("nan")))
+            if isinstance(event, EpochEnd):  # the loss may add a weight penalty: the NLL is its "nll" metric
+                train_nll, val_nll = (d.get("nll", d.get("loss", float("nan"))) for d in (event.train, event.val))
+                lls = (scaler.log_det - train_nll, scaler.log_det - val_nll)
             if isinstance(event, Done):  # the table's numbers: the final flow's exact mean log-likelihoods
                 lls = tuple(flow_log_likelihood(model, data[i].numpy()) + scaler.log_det for i in (train_idx, test_idx))
                 final = snapshot(model, scaler, box, noise, (settings.epochs, event.result["steps"], *lls))

@@ -161,7 +161,8 @@ class DensityLabTab(QWidget):
         if isinstance(event, Snapshot):
             self.set_snapshot(event)
         elif isinstance(event, EpochEnd):
-            self.panel.progress.setText(f"Epoch {event.epoch}: training loss {event.train['loss']:.4f} nats")
+            nll = event.train.get("nll", event.train["loss"])
+            self.panel.progress.setText(f"Epoch {event.epoch}: training NLL {nll:.4f} nats per point")
         elif isinstance(event, Done):
             snap = event.result
             self.note.setText(f"Trained {snap.epoch} epochs ({snap.step} steps). Click a point to X-ray it.")
