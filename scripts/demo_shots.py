@@ -91,7 +91,6 @@ def density_shot(app: QApplication, window: MainWindow, out: Path) -> None:
     tab.panel.source.setCurrentText("Two moons")
     tab.panel.picker.load()
     wait_until(app, lambda: len(tab.points) > 0 and tab.panel.picker.job is None, 30)
-    tab.panel.epochs.setValue(100)
     tab.train()
     wait_until(app, lambda: tab.job is None or tab.job.state.finished, 300)
     wait_until(app, lambda: tab.gmm_job is None or tab.gmm_job.state.finished, 120)

@@ -25,7 +25,7 @@ from engine.events import Done
 from engine.models.flows import MAF
 from engine.training.loop import EpochEnd, TrainStep, train
 
-SNAPSHOT_S = 0.4   # at most one snapshot per this many seconds of training (plus one at the end)
+SNAPSHOT_S = 0.4   # at least this many seconds of training between snapshots (plus one at the end)
 
 
 _MAF = get("maf")  # the catalog's defaults for a MAF on 2-D points (``python -m engine train maf``)
@@ -60,7 +60,7 @@ def train_lab(points: np.ndarray, settings: LabSettings, fraction: float = 0.2) 
     data = torch.as_tensor(scaler.forward(points), dtype=torch.float32)
     model = MAF(2, settings.layers, [settings.hidden] * settings.depth, settings.seed)
     noise = torch.randn(N_SAMPLES, 2, generator=torch.Generator().manual_seed(settings.seed))
-    box, last, lls = view_box(points, scaler), 0.0, (float("nan"), float("nan"))
+    box, last, wait, lls = view_box(points, scaler), 0.0, SNAPSHOT_S, (float("nan"), float("nan"))
     events = train(model, data[train_idx], val_data=data[test_idx], epochs=settings.epochs, lr=settings.lr,
                    lr_decay=settings.lr_decay,
                    batch_size=min(settings.batch_size, len(train_idx)), seed=settings.seed,
@@ -77,6 +77,8 @@ def train_lab(points: np.ndarray, settings: LabSettings, fraction: float = 0.2) 
                 yield Done(final)
                 return
             yield event
-            if isinstance(event, (TrainStep, EpochEnd)) and time.monotonic() - last > SNAPSHOT_S:
+            if isinstance(event, (TrainStep, EpochEnd)) and time.monotonic() - last > wait:
+                start = time.monotonic()
                 yield snapshot(model, scaler, box, noise, (event.epoch, getattr(event, "step", 0), *lls))
                 last = time.monotonic()
+                wait = max(SNAPSHOT_S, 3 * (last - start))  # snapshots take at most a quarter of the time
