@@ -51,7 +51,9 @@ class AppContext:
     - ``worker``, the main one: long jobs (training, EM, choosing K, data
       loads and downloads);
     - ``interactive``: the Latent explorer's models, and its latest-wins
-      requests on them that must answer at once (hover decoding);
+      requests on them that must answer at once (hover decoding); also the
+      Density lab's Jacobian X-ray of a clicked point, on a frozen copy of
+      the flow that the training job handed over;
     - ``sampler``: the Sampler's models, painting, audio generation and the
       likelihood lens.
 
@@ -87,7 +89,7 @@ def startup_notices(data: DataFolder, audio: AudioStatus) -> list[str]:
 
 
 class MainWindow(QMainWindow):
-    """Five tabs over the context's workers; remembers geometry and the last tab."""
+    """The tabs (app.tabs.TABS) over the context's workers; remembers geometry and the last tab."""
 
     checkpoint_opened = Signal(object, object)  # path, config dict
 

@@ -4,8 +4,9 @@ Run under a (virtual) display:  xvfb-run -a .venv/bin/python scripts/demo_shots.
 Each shot is the real window rendered by Qt (QWidget.grab) after scripted
 interaction: hovering and pinning in the latent explorer, a fitted mixture,
 a PixelCNN painting, a comparison of decoding strategies and a WaveNet
-saying "seven". A second argument ``sampler`` (or ``audio``) takes only
-the Sampler's shots (or only the audio one).
+saying "seven", a flow trained in the Density lab. A second argument
+``sampler`` (or ``audio``, ``density``) takes only the Sampler's shots
+(or only the audio one, only the Density lab's).
 """
 
 import os
@@ -83,6 +84,22 @@ def audio_shot(app: QApplication, window: MainWindow, out: Path) -> None:
     tab.show_mode("Images")
 
 
+def density_shot(app: QApplication, window: MainWindow, out: Path) -> None:
+    """Density lab: a MAF trained on two moons, one point X-rayed, its first layer's Jacobian shown."""
+    tab = window.tab_by_key["density"]
+    window.tabs.setCurrentWidget(tab)
+    tab.panel.source.setCurrentText("Two moons")
+    tab.panel.picker.load()
+    wait_until(app, lambda: len(tab.points) > 0 and tab.panel.picker.job is None, 30)
+    tab.train()
+    wait_until(app, lambda: tab.job is None or tab.job.state.finished, 300)
+    wait_until(app, lambda: tab.gmm_job is None or tab.gmm_job.state.finished, 120)
+    tab.xray.layer.setCurrentIndex(1)
+    tab.view.point_clicked.emit(0.5, 0.25)
+    pump(app, 2)
+    window.grab().save(str(out / "density_lab.png"))
+
+
 def main(out_dir: str, only: str | None = None) -> None:
     out = Path(out_dir)
     app = QApplication([sys.argv[0]])
@@ -92,6 +109,11 @@ def main(out_dir: str, only: str | None = None) -> None:
     window = MainWindow(build_context(parse_args([]), settings), settings)
     window.resize(1200, 800)  # the default window size
     window.show()
+    if only == "density":
+        density_shot(app, window, out)
+        window.close()
+        Path(out / ".demo_settings.ini").unlink(missing_ok=True)
+        return
     if only in ("sampler", "audio"):
         if only == "sampler":
             sampler_shots(app, window, out)
@@ -124,6 +146,7 @@ def main(out_dir: str, only: str | None = None) -> None:
     window.grab().save(str(out / "gmm_fitter.png"))
     sampler_shots(app, window, out)
     audio_shot(app, window, out)
+    density_shot(app, window, out)
     training = window.tab_by_key["training"]
     window.tabs.setCurrentWidget(training)
     training.panel.data.setCurrentText("MNIST (data folder)")

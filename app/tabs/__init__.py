@@ -39,6 +39,12 @@ def _orderings(context) -> QWidget:
     return OrderingsTab(context)
 
 
+def _density(context) -> QWidget:
+    from app.tabs.density.tab import DensityLabTab
+
+    return DensityLabTab(context)
+
+
 def _training(context) -> QWidget:
     from app.tabs.training.monitor import TrainingMonitorTab
 
@@ -56,5 +62,6 @@ TABS: list[TabSpec] = [
     TabSpec("Sampler", "sampler", _sampler),
     TabSpec("Orderings", "orderings", _orderings),
     TabSpec("GMM fitter", "gmm", _gmm),
+    TabSpec("Density lab", "density", _density),
     TabSpec("Training monitor", "training", _training),
 ]

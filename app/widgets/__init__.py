@@ -1,7 +1,8 @@
 """Small reusable views and layout helpers."""
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QGraphicsView, QScrollArea, QSpinBox, QSplitter, QWidget
+from PySide6.QtWidgets import (QApplication, QDoubleSpinBox, QGraphicsView, QHBoxLayout, QLabel, QScrollArea, QSpinBox,
+                               QSplitter, QWidget)
 
 
 class WheelScrollsPanel(QObject):
@@ -51,3 +52,13 @@ def spin_box(lo, hi, value, step=1, decimals: int | None = None, tip: str = "") 
     spin.setValue(value)
     spin.setToolTip(tip)
     return spin
+
+
+def in_a_row(*widgets: QWidget) -> QWidget:
+    """``widgets`` side by side in one form row (all but the labels share the spare width)."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if not isinstance(widget, QLabel) else 0)
+    return row

@@ -184,7 +184,8 @@ def layout(env, qapp):
     for i in range(tabs.count()):
         corner = bar.mapTo(window, bar.tabRect(i).topLeft())
         where[f"tab {tabs.tabText(i)}"] = (corner.x(), corner.y(), bar.tabRect(i).width(), bar.tabRect(i).height())
-    latent, sampler, gmm, training = (window.tab_by_key[k] for k in ("latent", "sampler", "gmm", "training"))
+    latent, sampler, gmm, density, training = (window.tab_by_key[k]
+                                                for k in ("latent", "sampler", "gmm", "density", "training"))
     tabs.setCurrentWidget(latent)
     where.update(map=rect(latent.map), decoded=rect(latent.panel.decoded), strip=rect(latent.panel.strip))
     tabs.setCurrentWidget(sampler)
@@ -196,6 +197,9 @@ def layout(env, qapp):
     button(sampler, "Images").click()
     tabs.setCurrentWidget(gmm)
     where.update(fit=rect(button(gmm, "Fit")), mixture=rect(gmm.view), k=rect(gmm.panel.k))
+    tabs.setCurrentWidget(density)
+    where.update(density=rect(density.view), density_train=rect(density.panel.train_button),
+                 density_stop=rect(density.panel.stop_button))
     tabs.setCurrentWidget(training)
     where.update(data=rect(training.panel.data), train=rect(training.panel.buttons["Start"]))
     tabs.setCurrentIndex(0)
@@ -281,6 +285,18 @@ def test_gmm_fit(app, xdo, layout, deadline):
     before = xdo.grab(on_screen(app, layout["mixture"]))
     click(xdo, app, layout["fit"])
     wait_changed(deadline, xdo, app, layout["mixture"], before, "the mixture redrawn by the fit", 15, 0.01)
+
+
+def test_density_lab_train_draws_the_flow(app, xdo, layout, deadline):
+    click(xdo, app, layout["tab Density lab"])  # shown the first time: it loads its data
+    x, y, w, h = on_screen(app, layout["density"])
+    inside = (x + w // 4, y + h // 4, w // 2, h // 2)  # inside the axes: white until the points come
+    deadline.wait(lambda: (xdo.grab(inside).min(axis=-1) < 200).mean() > 0.005, 15, "the lab's data on the canvas")
+    time.sleep(0.3)
+    before = xdo.grab(on_screen(app, layout["density"]))
+    click(xdo, app, layout["density_train"])
+    wait_changed(deadline, xdo, app, layout["density"], before, "the flow's density drawn while it trains", 20, 0.05)
+    click(xdo, app, layout["density_stop"])
 
 
 def test_training_start_makes_a_run_folder(app, xdo, layout, deadline, env):

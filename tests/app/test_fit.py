@@ -72,8 +72,9 @@ def plot_items_on_screen(plot) -> list[str]:
 
 
 def controls(window, key: str) -> dict[str, QWidget]:
-    """The controls the README names, per tab (its sections Latent explorer, Sampler, GMM fitter, Training)."""
-    tab = window.tab_by_key["sampler" if key in ("images", "audio") else key]
+    """The controls the README names, per tab (its sections Latent explorer, Sampler, GMM fitter, Density lab,
+    Training)."""
+    tab = window.tab_by_key["sampler" if key in ("images", "audio") else key.split("-")[0]]
     if key == "latent":
         p = tab.panel
         return {"model": p.model, "decode": p.decoded, "manifold grid": p.show_grid, "grid size": p.grid_size,
@@ -102,6 +103,16 @@ def controls(window, key: str) -> dict[str, QWidget]:
         return {"source": p.source, "K": p.k, "covariance": p.cov, "history": tab.history, "Choose K": p.k_button,
                 "BIC plot": p.k_plot, "N": p.n_samples, "Sample": gui.button(p, "Sample"),
                 "Use as latent prior": p.prior_button, "view": tab.view} | dict(p.buttons)
+    if key == "density-costs":
+        c = tab.costs
+        return {"Measure log-det": c.logdet_button, "Measure MAF vs IAF": c.direction_button,
+                "log-det plot": c.logdet_plot, "direction plot": c.direction_plot}
+    if key == "density":
+        p = tab.panel
+        return {"source": p.source, "layers": p.layers, "hidden": p.hidden, "epochs": p.epochs, "lr": p.lr,
+                "seed": p.seed, "Train": p.train_button, "Stop": p.stop_button, "table": p.table,
+                "stage": tab.stage, "X-ray layer": tab.xray.layer, "Jacobian": tab.xray.matrix, "view": tab.view,
+                "X-ray numbers": tab.xray.numbers} | {f"show {name}": check for name, check in p.overlays.items()}
     p = tab.panel
     return {"model": p.model, "data": p.data, "images": p.limit, "epochs": p.epochs, "batch": p.batch,
             "lr": p.lr, "seed": p.seed, "CPU threads": p.threads, "new lr": p.new_lr, "Set lr": p.apply_lr,
@@ -124,14 +135,17 @@ def window(qtbot, make_window):
 
 
 def show_page(qtbot, window, page: str):
-    tab = open_tab(qtbot, window, "sampler" if page in ("images", "audio") else page)
+    tab = open_tab(qtbot, window, "sampler" if page in ("images", "audio") else page.split("-")[0])
     if page in ("images", "audio"):
         press(qtbot, gui.button(tab, page.capitalize()))
+    if page == "density-costs":
+        bar = tab.pages.tabBar()
+        qtbot.mouseClick(bar, gui.LEFT, gui.NO_MOD, bar.tabRect(tab.pages.indexOf(tab.costs)).center())
     qtbot.wait(50)
     return tab
 
 
-@pytest.mark.parametrize("page", ["latent", "images", "audio", "gmm", "training"])
+@pytest.mark.parametrize("page", ["latent", "images", "audio", "gmm", "density", "density-costs", "training"])
 def test_every_page_fits_1200_by_800(qtbot, window, page):
     tab = show_page(qtbot, window, page)
     assert clipped(window) == [], "clipped text"
@@ -179,9 +193,10 @@ def test_the_wheel_over_a_plot_in_a_side_panel_scrolls_the_panel(qtbot, window, 
     assert plot.getPlotItem().getViewBox().viewRange() == view_range, "the plot did not zoom"
 
 
-@pytest.mark.parametrize("page", ["latent", "gmm", "training"])
+@pytest.mark.parametrize("page", ["latent", "gmm", "density", "training"])
 def test_side_panel_fits_without_scrolling(qtbot, window, page):
-    """The side panels of the Latent explorer, the GMM fitter and the Training monitor show whole at 1200 x 800:
+    """The side panels of the Latent explorer, the GMM fitter, the Density lab and the Training monitor show
+    whole at 1200 x 800:
     no scroll bar to move, and every control the README names lies fully on screen."""
     tab = show_page(qtbot, window, page)
     area = scroll_area_of(tab.panel)

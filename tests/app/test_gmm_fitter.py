@@ -108,7 +108,7 @@ def test_large_data_is_subsampled_for_display_only(qtbot, tab):
 def test_csv_with_bad_rows(qtbot, tab, tmp_path, monkeypatch):
     csv = tmp_path / "d.csv"
     csv.write_text("a,b,name\n1,2,x\n3,oops,y\nnan,1,z\n" + "".join(f"{i},{i % 7},w\n" for i in range(40)))
-    monkeypatch.setattr("app.tabs.gmm.panel.QFileDialog.getOpenFileName", lambda *a, **k: (str(csv), ""))
+    monkeypatch.setattr("app.widgets.point_source.QFileDialog.getOpenFileName", lambda *a, **k: (str(csv), ""))
     choose(qtbot, tab.panel.source, "CSV file…")
     qtbot.waitUntil(lambda: len(tab.points) == 41, timeout=10000)
     note = tab.panel.data_note.text()

@@ -22,7 +22,7 @@ def test_title_and_tabs(make_window):
     window = make_window()
     assert window.windowTitle() == "GenScope"
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Latent explorer", "Sampler", "Orderings", "GMM fitter", "Training monitor"]
+    assert titles == ["Latent explorer", "Sampler", "Orderings", "GMM fitter", "Density lab", "Training monitor"]
 
 
 def test_menus(make_window):

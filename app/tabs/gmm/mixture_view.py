@@ -11,42 +11,25 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 
 from app.widgets.ellipses import many_ellipses
-from app.widgets.point_cloud import PointCloudItem, mix_colours, palette
+from app.widgets.point_canvas import PointCanvas
+from app.widgets.point_cloud import mix_colours, palette
 
 
-class MixtureView(pg.PlotWidget):
+class MixtureView(PointCanvas):
     """Scatter + mixture overlay.
 
     Signals: ``mean_dragged(k, x, y)`` when the user drops component k's
-    mean somewhere; ``canvas_clicked(x, y, dragging)`` for drawing points.
+    mean somewhere; ``canvas_clicked(x, y, dragging)`` for drawing points
+    (from :class:`PointCanvas`).
     """
 
     mean_dragged = Signal(int, float, float)
-    canvas_clicked = Signal(float, float, bool)
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent, background="w")
-        self.plot_item = self.getPlotItem()
-        # No grid: grid lines belong to the axes, so every frame would repaint them.
-        self.view = self.plot_item.getViewBox()
-        self.cloud = PointCloudItem(self.view)
-        self.samples = pg.ScatterPlotItem(size=7, symbol="x", pen=pg.mkPen(20, 20, 20), brush=None)
-        self.plot_item.addItem(self.samples)
+        super().__init__(parent)
         self._curves: list[tuple[pg.PlotCurveItem, pg.PlotCurveItem]] = []
         self._targets: list[pg.TargetItem] = []
         self.colours = palette(1)
-        self.drawing = False
-        self.scene().sigMouseClicked.connect(self._on_click)
-
-    # ------------------------------------------------------------- data
-    def set_points(self, points: np.ndarray, lock_range: bool = True) -> None:
-        """points: (N, 2) shown in grey until responsibilities arrive."""
-        self.cloud.set_points(points)
-        self.samples.setData([], [])
-        if lock_range and len(points):
-            lo, hi = points.min(axis=0), points.max(axis=0)
-            pad = 0.08 * np.maximum(hi - lo, 1e-6)
-            self.view.setRange(xRange=(lo[0] - pad[0], hi[0] + pad[0]), yRange=(lo[1] - pad[1], hi[1] + pad[1]))
 
     def set_components(self, k: int) -> None:
         """Create the ellipse curves and mean handles for ``k`` components."""
@@ -101,27 +84,7 @@ class MixtureView(pg.PlotWidget):
             for item in (one, two, target):
                 item.setVisible(False)
 
-    def show_samples(self, points: np.ndarray | None) -> None:
-        if points is None or len(points) == 0:
-            self.samples.setData([], [])
-        else:
-            self.samples.setData(points[:, 0], points[:, 1])
-
     # ------------------------------------------------------------ input
     def _on_target_moved(self, k: int, target: pg.TargetItem) -> None:
         pos = target.pos()
         self.mean_dragged.emit(k, float(pos.x()), float(pos.y()))
-
-    def _on_click(self, event) -> None:
-        if not self.drawing or event.button() != Qt.MouseButton.LeftButton:
-            return
-        point = self.view.mapSceneToView(event.scenePos())
-        self.canvas_clicked.emit(float(point.x()), float(point.y()), False)
-
-    def mouseMoveEvent(self, event) -> None:
-        if self.drawing and event.buttons() & Qt.MouseButton.LeftButton:
-            point = self.view.mapSceneToView(self.mapToScene(event.position().toPoint()))
-            self.canvas_clicked.emit(float(point.x()), float(point.y()), True)
-            event.accept()
-            return
-        super().mouseMoveEvent(event)

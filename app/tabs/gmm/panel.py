@@ -10,13 +10,10 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QLabel,
-    QHBoxLayout,
-    QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -25,10 +22,11 @@ from PySide6.QtWidgets import (
 )
 from PySide6.QtCore import Qt
 
+from app.widgets import in_a_row
 from app.widgets.axes import integer_axis, room_for_top_label
-from app.worker import once
+from app.widgets.point_canvas import with_drawn_point
+from app.widgets.point_source import PointSourceBox
 from engine.cards.bundled import find_bundled
-from engine.data import points2d
 from engine.errors import GenScopeError
 from engine.events import Done
 from engine.models.gmm import GaussianMixture, choose_k
@@ -46,7 +44,7 @@ class LatentPrior:
     space: str
 
 
-SOURCES = ["Old Faithful", "Generated mixture", "VAE latent codes", "MNIST PCA-2", "CSV file…", "Draw points"]
+DRAW_NOTE = "Click or drag on the canvas to draw points, then Fit."
 COVARIANCES = ["full", "diag", "spherical", "tied"]
 INITS = ["kmeans++", "kmeans", "random", "random_from_data"]
 
@@ -57,12 +55,18 @@ class GmmPanel(QWidget):
     def __init__(self, context, tab) -> None:
         super().__init__()
         self.context, self.tab = context, tab
-        self.load_job = None
         self.setMinimumWidth(300)
         self.setMaximumWidth(380)
         layout = QVBoxLayout(self)
-        layout.addWidget(self._data_box())
-        layout.addWidget(self._model_box())
+        model_box = self._model_box()  # first: the generated sets take the mixture's seed
+        self.picker = PointSourceBox(context, "gmm", seed=self.seed.value)
+        self.source = self.picker.source  # the source combo (tests and the README name it)
+        self.picker.drawing.connect(self._drawing)
+        self.picker.cleared.connect(lambda: self.tab.set_points(np.zeros((0, 2)), DRAW_NOTE))
+        self.picker.loaded.connect(self._source_loaded)
+        self.picker.message.connect(self.set_note)
+        layout.addWidget(self.picker)
+        layout.addWidget(model_box)
         layout.addWidget(self._play_box())
         layout.addWidget(self._k_box())
         layout.addWidget(self._sample_box())
@@ -74,29 +78,6 @@ class GmmPanel(QWidget):
         layout.addStretch(1)
 
     # ----------------------------------------------------------- widgets
-    def _data_box(self) -> QGroupBox:
-        box = QGroupBox("Data")
-        form = QFormLayout(box)
-        self.source = QComboBox()
-        self.source.addItems(SOURCES)
-        self.source.activated.connect(lambda _: self.load_source())
-        self.n_points = QSpinBox()
-        self.n_points.setRange(10, 200_000)
-        self.n_points.setValue(1500)
-        self.n_points.setSingleStep(500)
-        self.true_k = QSpinBox()
-        self.true_k.setRange(1, 10)
-        self.true_k.setValue(4)
-        self.columns = QLineEdit()
-        self.columns.setPlaceholderText("first two numeric columns")
-        self.clear_button = QPushButton("Clear points")
-        self.clear_button.clicked.connect(lambda: self.tab.set_points(np.zeros((0, 2)), "Click or drag to draw points."))
-        form.addRow("Source", self.source)
-        form.addRow("Generated", _row(self.n_points, QLabel("points in"), self.true_k, QLabel("blobs")))
-        form.addRow("CSV columns", self.columns)
-        form.addRow(self.clear_button)
-        return box
-
     def _model_box(self) -> QGroupBox:
         box = QGroupBox("Mixture")
         form = QFormLayout(box)
@@ -115,9 +96,9 @@ class GmmPanel(QWidget):
         self.reg.setValue(1e-6)
         self.reg.setSingleStep(1e-6)
         # Two settings to a row, so the panel fits 1200 x 800 without scrolling.
-        form.addRow("K", _row(self.k, QLabel("Covariance"), self.cov))
+        form.addRow("K", in_a_row(self.k, QLabel("Covariance"), self.cov))
         self.init.setToolTip("Initialisation of the means: k-means++, random points, ...")
-        form.addRow("Init", _row(self.init, QLabel("Seed"), self.seed))
+        form.addRow("Init", in_a_row(self.init, QLabel("Seed"), self.seed))
         form.addRow("reg_covar", self.reg)
         return box
 
@@ -137,7 +118,7 @@ class GmmPanel(QWidget):
         self.speed_slider.setValue(8)
         self.speed_slider.setToolTip("Steps shown per second")
         self.speed_slider.valueChanged.connect(self._speed_changed)
-        grid.addWidget(_row(QLabel("Speed"), self.speed_slider), 1, 2)  # beside Step E / Step M
+        grid.addWidget(in_a_row(QLabel("Speed"), self.speed_slider), 1, 2)  # beside Step E / Step M
         return box
 
     def _k_box(self) -> QGroupBox:
@@ -184,69 +165,25 @@ class GmmPanel(QWidget):
     # ------------------------------------------------------------ sources
     def load_initial_source(self) -> None:
         """Old Faithful when the data folder has it, else a generated mixture."""
-        from engine.data.registry import DATASETS
-
-        data = self.context.data
-        if not (data.exists and DATASETS["faithful"].is_present(data.path)):
-            self.source.setCurrentText("Generated mixture")
-        self.load_source()
-
-    def load_source(self) -> None:
-        """Load the chosen data source (through the worker) into the tab."""
-        name = self.source.currentText()
-        self.tab.view.drawing = name == "Draw points"
-        self.prior_button.setEnabled(False)
-        if name == "Draw points":
-            self.tab.set_points(np.zeros((0, 2)), "Click or drag on the canvas to draw points, then Fit.")
-            return
-        loader = self._loader(name)
-        if loader is None:
-            return
-        self.set_note(f"Loading {name}…")
-        self.load_job = self.context.worker.submit(
-            lambda: once(loader), name=f"Loading {name}", key="gmm-source", cancel_running=True,
-            on_event=self._source_loaded, on_error=lambda e: self.set_note(e.text()))
-
-    def _loader(self, name: str):
-        root = self.context.data.path
-        if name == "Old Faithful":
-            return lambda: points2d.faithful(root)
-        if name == "Generated mixture":
-            n, k, seed = self.n_points.value(), self.true_k.value(), self.seed.value()
-            return lambda: points2d.generated(n, k, seed)
-        if name == "VAE latent codes":
-            return lambda: points2d.latent_codes("vae")
-        if name == "MNIST PCA-2":
-            return lambda: points2d.mnist_pca2(root)
-        path, _ = QFileDialog.getOpenFileName(self, "Open CSV", "", "CSV files (*.csv *.txt);;All files (*)")
-        if not path:
-            return None
-        columns = [c.strip() for c in self.columns.text().split(",") if c.strip()] or None
-        return lambda: points2d.csv_points(path, columns)
+        self.picker.load_initial()
 
     def cancel_load(self) -> None:
         """Drop a pending data load (the user moved on to other data)."""
-        if self.load_job is not None:
-            self.load_job.cancel()
-            self.load_job = None
+        self.picker.cancel()
 
-    def _source_loaded(self, event: object) -> None:
-        if isinstance(event, Done):
-            pset = event.result
-            self.load_job = None
-            self.tab.set_points(pset.points, pset.note, from_loader=True)
-            self.tab.view.plot_item.setLabel("bottom", pset.axes[0])
-            self.tab.view.plot_item.setLabel("left", pset.axes[1])
-            self._is_latent = self.source.currentText() == "VAE latent codes"
-            self.tab.fit()
+    def _drawing(self, on: bool) -> None:
+        self.tab.view.drawing = on
+        self.prior_button.setEnabled(False)
+
+    def _source_loaded(self, pset) -> None:
+        self.tab.set_points(pset.points, pset.note, from_loader=True)
+        self.tab.view.set_axis_names(*pset.axes)
+        self._is_latent = self.picker.is_latent()
+        self.tab.fit()
 
     def add_drawn_point(self, x: float, y: float, dragging: bool) -> None:
         """Drawing mode: a click adds a point, a drag sprays a few."""
-        rng = np.random.default_rng()
-        view = self.tab.view.view.viewRect()
-        spread = 0.015 * max(view.width(), view.height())
-        new = np.array([[x, y]]) if not dragging else np.array([x, y]) + rng.normal(0, spread, (3, 2))
-        points = np.concatenate([self.tab.points, new])
+        points = with_drawn_point(self.tab.points, x, y, dragging, self.tab.view)
         self.tab.set_points(points, f"{len(points)} drawn points. Press Fit.")
         self.tab.view.set_points(points[self.tab.display], lock_range=False)
 
@@ -334,12 +271,3 @@ class GmmPanel(QWidget):
         """What the loaded data are: source, skipped rows, subsampling."""
         self.data_note.setText(text)
 
-
-def _row(*widgets: QWidget) -> QWidget:
-    """``widgets`` side by side in one form row (the first ones take the spare width)."""
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget, 1 if not isinstance(widget, QLabel) else 0)
-    return row
