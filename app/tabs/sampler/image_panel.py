@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
     QLabel,
-    QListWidget,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -22,11 +21,11 @@ from PySide6.QtWidgets import (
 
 from app.widgets import spin_box
 from app.widgets.image_view import DrawPad, ImageLabel
+from app.tabs.sampler.compare_list import CompareList
 from app.tabs.sampler.completion import dots_mask, ring_mask
-from app.tabs.sampler.strategy_box import StrategyBox, describe
+from app.tabs.sampler.strategy_box import StrategyBox
 from engine.sampling.decoding import Strategy, make_strategy
-from engine.errors import ConfigError
-from engine.sampling.compare import MAX_IMAGES, MAX_PANELS
+from engine.sampling.compare import MAX_IMAGES
 from engine.sampling.pixelcnn import completion_mask
 
 MODES = ["Single image", "Batch grid", "Compare strategies"]
@@ -82,12 +81,10 @@ class ImagePanel(QWidget):
         self.mode = QComboBox()
         self.mode.addItems(MODES)
         self.n_images = spin_box(1, MAX_IMAGES, 16, tip="Images in the batch grid, or per strategy when comparing")
-        self.compare_list = QListWidget()
-        self.compare_list.setMaximumHeight(78)
-        self.compare_list.setToolTip(f"2 to {MAX_PANELS} strategies painted side by side from the same seed")
-        self.add_compare = QPushButton("Add strategy")
-        self.add_compare.setToolTip("Add the strategy above to the comparison")
-        self.clear_compare = QPushButton("Clear")
+        self.compare = CompareList(self.strategy_box, [
+            make_strategy("sample"), make_strategy("temperature", temperature=0.8), make_strategy("top-p", top_p=0.99),
+            make_strategy("greedy")])
+        self.compare_list, self.add_compare, self.clear_compare = self.compare.list, self.compare.add, self.compare.clear
         self.speed = QComboBox()
         self.speed.addItems([name for name, _ in SPEEDS])
         self.speed.setCurrentIndex(2)
@@ -103,11 +100,6 @@ class ImagePanel(QWidget):
         for i, name in enumerate(("Start", "Pause", "Step", "Stop")):
             grid.addWidget(self.buttons[name], 5, i)
         grid.addWidget(self.export, 6, 0, 1, 4)
-        self.compare_strategies = [make_strategy("sample"), make_strategy("temperature", temperature=0.8),
-                                   make_strategy("top-p", top_p=0.99), make_strategy("greedy")]
-        self.compare_list.addItems([describe(s) for s in self.compare_strategies])
-        self.add_compare.clicked.connect(self.add_current_to_compare)
-        self.clear_compare.clicked.connect(self.clear_comparison)
         return box
 
     def _digit_box(self) -> QGroupBox:
@@ -162,29 +154,23 @@ class ImagePanel(QWidget):
     # --------------------------------------------------------- reading
     def _mode_changed(self, index: int) -> None:
         compare = MODES[index] == "Compare strategies"
-        for widget in (self.compare_list, self.add_compare, self.clear_compare):
-            widget.setEnabled(compare)
+        self.compare.set_enabled(compare)
         self.n_images.setEnabled(MODES[index] != "Single image")
 
     def strategy(self) -> Strategy:
         """The chosen strategy, built and validated by the engine (raises ConfigError with its reason)."""
         return self.strategy_box.strategy()
 
+    @property
+    def compare_strategies(self) -> list:
+        """The strategies of the comparison (:class:`~app.tabs.sampler.compare_list.CompareList`)."""
+        return self.compare.strategies
+
     def add_current_to_compare(self) -> None:
-        try:
-            strategy = self.strategy()
-        except ConfigError as exc:
-            self.strategy_error.setText(str(exc))
-            return
-        if len(self.compare_strategies) >= MAX_PANELS:
-            self.strategy_error.setText(f"A comparison holds {MAX_PANELS} strategies at most; Clear it first.")
-            return
-        self.compare_strategies.append(strategy)
-        self.compare_list.addItem(describe(strategy))
+        self.compare.add_current()
 
     def clear_comparison(self) -> None:
-        self.compare_strategies = []
-        self.compare_list.clear()
+        self.compare.clear_all()
 
     def speed_limit(self) -> float | None:
         """Pixels per second, or None for as fast as possible."""
