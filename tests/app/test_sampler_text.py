@@ -155,7 +155,7 @@ def test_clicking_a_character_shows_its_attention_and_nothing_to_the_right(qtbot
     from engine.sampling.text_compare import attention_at
     maps, window = attention_at(page.model, page.model.encode(view.text).numpy(), target)
     np.testing.assert_allclose(strips.att, maps[page.layer.currentIndex()].astype(np.float32), atol=2e-3)
-    assert strips.window == window
+    assert strips.first == window
 
 
 def test_compare_strategies_side_by_side_from_one_seed(qtbot, page):

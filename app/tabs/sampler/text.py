@@ -80,12 +80,14 @@ class TextSamplerPage(QWidget):
         grid = QGridLayout()
         choose = QHBoxLayout()
         choose.addWidget(self.bars_for, 1)
+        choose.addStretch(0)
+        choose.addWidget(QLabel("Attention of"))
         choose.addWidget(self.layer)
         grid.addLayout(choose, 0, 0, 1, 2)
         grid.addWidget(self.bars, 1, 0)
         grid.addWidget(self.strips, 1, 1)
-        grid.setColumnStretch(0, 2)
-        grid.setColumnStretch(1, 3)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         col.addLayout(grid, 2)
         col.addWidget(self.stats)
         col.addWidget(self.note)
@@ -179,8 +181,11 @@ class TextSamplerPage(QWidget):
     def _set_views(self, titles: list[str]) -> None:
         while self.text_row.count():
             item = self.text_row.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            old = item.widget()
+            if old is not None:  # gone at once (deleteLater alone leaves it painted until the loop idles)
+                old.hide()
+                old.setParent(None)
+                old.deleteLater()
         self.views, self.titles = [], []
         for p, title in enumerate(titles):
             box = QWidget()
@@ -306,8 +311,8 @@ class TextSamplerPage(QWidget):
         state = board.panels[p]
         if state.probs is not None:
             last = "last " if board.finished is not None else ""
-            self.bars.show_chars(*state.probs, board.vocab, f"{last}character {len(state.ids)} of {board.titles[p]}: "
-                                 f"{shown(board.vocab[state.ids[-1]])}")
+            self.bars.show_chars(*state.probs, board.vocab, f"{last}character {len(state.ids)} "
+                                 f"({shown(board.vocab[state.ids[-1]])}), {board.titles[p]}")
         elif state.beam and board.finished is None:
             self.bars.show_chars(None, None, "", "beam search ranks whole texts: no per-character draw")
         else:

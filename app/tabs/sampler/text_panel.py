@@ -126,7 +126,7 @@ class TextInputs(QTabWidget):
                                "refused)")
         self.addTab(self.prompt, "Prompt")
         self.addTab(self._lens(), "Likelihood lens")
-        self.setMaximumHeight(150)
+        self.setMaximumHeight(118)
 
     def _lens(self) -> QWidget:
         page = QWidget()

@@ -202,7 +202,7 @@ class AttentionStrips(QWidget):
         super().__init__()
         self.setFont(mono_font(9))
         self.setMinimumSize(200, 120)
-        self.text, self.index, self.att, self.window, self.title = "", None, None, 0, ""
+        self.text, self.index, self.att, self.first, self.title = "", None, None, 0, ""
         self.setToolTip("Each row is one attention head: the darker the blue, the more weight the character got "
                         "(each row scaled to its largest weight). Grey: after the character, which no head can see.")
 
@@ -210,13 +210,13 @@ class AttentionStrips(QWidget):
                        title: str = "") -> None:
         """``att`` (H, m): the attention that predicted character ``index`` of ``text`` over inputs ``window`` ..
         ``index`` (input 0 is the start of the text, input j >= 1 is character j - 1); None clears."""
-        self.text, self.index, self.window, self.title = text, index, window, title
+        self.text, self.index, self.first, self.title = text, index, window, title
         self.att = None if att is None else np.asarray(att, np.float32)
         self.update()
 
     def weight(self, head: int, char: int) -> float | None:
         """The weight head ``head`` gave character ``char`` (None: outside its window or not before the index)."""
-        k = char + 1 - self.window
+        k = char + 1 - self.first
         if self.att is None or self.index is None or char >= self.index or k < 0:
             return None
         return float(self.att[head, k])
@@ -227,7 +227,9 @@ class AttentionStrips(QWidget):
         fm = self.fontMetrics()
         cw, lh = max(fm.horizontalAdvance("M"), 1), fm.height() + 3
         painter.setPen(QColor(40, 40, 40))
-        painter.drawText(QRect(2, 0, self.width() - 4, lh), Qt.AlignmentFlag.AlignLeft, self.title)
+        head = 2 * lh  # the title, wrapped on up to two lines
+        painter.drawText(QRect(2, 0, self.width() - 4, head), Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
+                         self.title)
         if self.att is None or self.index is None:
             painter.end()
             return
@@ -236,9 +238,9 @@ class AttentionStrips(QWidget):
         after = min(6, cols // 6)
         start = max(0, min(self.index + 1 + after, len(self.text)) - cols)
         heads = self.att.shape[0]
-        row_h = max(min((self.height() - lh) // heads, lh + 4), 8)
+        row_h = max(min((self.height() - head) // heads, lh + 4), 8)
         for h in range(heads):
-            top = lh + h * row_h
+            top = head + h * row_h
             painter.setPen(QColor(90, 90, 90))
             painter.drawText(QRect(0, top, label, row_h), Qt.AlignmentFlag.AlignVCenter, f"h{h + 1}")
             self._strip(painter, h, start, min(start + cols, len(self.text)), QRect(label, top, cw, row_h - 2))

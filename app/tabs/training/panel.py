@@ -28,11 +28,14 @@ MODELS = presets()
 #: data choice -> engine data set name ("mnist-pick" asks for a folder, then trains on "mnist").
 DATASETS = {"MNIST (data folder)": "mnist", "MNIST from another folder…": "mnist-pick",
             "Static binarized MNIST": "binarized_mnist", "Generated shapes (offline)": "generated",
-            "Spoken digits, FSDD (data folder)": "fsdd", "Generated tones (offline)": "generated_audio"}
+            "Spoken digits, FSDD (data folder)": "fsdd", "Generated tones (offline)": "generated_audio",
+            "Shakespeare (data folder)": "shakespeare", "A text file or folder…": "text-pick"}
+#: choices that ask for a path first -> the engine data set they train on
+PICKED = {"mnist-pick": "mnist", "text-pick": "text"}
 
 
 def _engine_name(data: str) -> str:
-    return "mnist" if data == "mnist-pick" else data
+    return PICKED.get(data, data)
 
 
 class TrainingPanel(QWidget):
