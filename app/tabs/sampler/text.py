@@ -14,6 +14,7 @@ lens is :mod:`~app.tabs.sampler.text_lens`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from engine.events import Done
 from engine.sampling.text_compare import TextFinished, TextTick, attention_at, check_text_run, prompt_note, text_steps
 
 REDRAW_MS = 30
+PLOTS_S = 0.1  # while text streams, the bars and attention strips redraw at most this often (the text every frame)
 
 
 class TextSamplerPage(QWidget):
@@ -48,6 +50,7 @@ class TextSamplerPage(QWidget):
         self.finished_job: Job | None = None
         self.board: TextBoard | None = None
         self.dirty, self.redraws = False, 0
+        self.plots_at = 0.0  # when the bars and strips were last drawn
         self.throttle = Throttle()
         self.panel, self.inputs = TextPanel(), TextInputs()
         self.views: list[TextView] = []
@@ -299,6 +302,12 @@ class TextSamplerPage(QWidget):
             mark = chosen[1] if chosen is not None and chosen[0] == p else None
             view.set_text(board.text(p), state.nats, state.prompt, mark)
             label.setText(f"<b>{board.titles[p]}</b> · {board.summary(p)}")
+        now = time.perf_counter()
+        streaming = self.running() and not self.job.paused and board.selected is None
+        if streaming and now - self.plots_at < PLOTS_S:
+            self.dirty = True  # the plots are owed: the next frame looks again
+            return
+        self.plots_at = now
         self._render_bars(board)
         self._render_attention(board)
         self.stats.setText(board.caption or LEGEND)

@@ -26,6 +26,7 @@ SURPRISE_MAX = 8.0  # bits at the red end of the tint
 TOP = 20  # characters in the bars
 _STOPS = ((0.0, (255, 255, 255)), (0.5, (255, 221, 140)), (1.0, (238, 105, 85)))
 PROMPT_INK, TEXT_INK, MASKED = QColor(31, 78, 160), QColor(20, 20, 20), QColor(225, 225, 225)
+ATTENTION_BLUE = (96, 156, 222)  # the tint of a head's largest weight (dark letters stay readable on it)
 LEGEND = ("Tint: surprisal −log₂ p of each character, white 0 bits → red ≥ 8 bits; "
           "<span style='color:#1f4ea0'>blue letters</span>: the prompt. Hover a character for its top "
           "alternatives; click it for its attention.")
@@ -44,6 +45,17 @@ def surprisal_colour(nats: float) -> QColor:
     (a, ca), (b, cb) = (_STOPS[0], _STOPS[1]) if x <= 0.5 else (_STOPS[1], _STOPS[2])
     t = (x - a) / (b - a)
     return QColor(*(int(round(u + t * (v - u))) for u, v in zip(ca, cb)))
+
+
+PALETTE = [surprisal_colour(math.log(2) * SURPRISE_MAX * k / 63) for k in range(64)]
+INKS = (QColor(150, 150, 150), PROMPT_INK, TEXT_INK)  # newline and tab glyphs, the prompt, generated text
+
+
+def shade_index(nats: np.ndarray) -> np.ndarray:
+    """(n,) int: each character's tint in PALETTE (−1: not known, no tint)."""
+    nats = np.asarray(nats, float)
+    bits = np.nan_to_num(nats, nan=0.0) / math.log(2)
+    return np.where(np.isfinite(nats), np.clip(np.rint(bits / SURPRISE_MAX * 63), 0, 63), -1).astype(int)
 
 
 def mono_font(points: int = 10) -> QFont:
@@ -67,6 +79,7 @@ class TextView(QAbstractScrollArea):
         self.selected: int | None = None
         self.tip: Callable[[int], str] | None = None
         self._cells: list[tuple[int, int]] = []  # (line, column) of every character
+        self._lines: list[int] = []  # the line of every character
         self._cols = 0
         self.follow = True
 
@@ -97,6 +110,7 @@ class TextView(QAbstractScrollArea):
                 line, col = line + 1, 0
             cells.append((line, col))
         self._cells = cells
+        self._lines = [c[0] for c in cells]
         lines = (cells[-1][0] + 1) if cells else 0
         bar = self.verticalScrollBar()
         bar.setRange(0, max(lines * lh - self.viewport().height(), 0))
@@ -109,29 +123,48 @@ class TextView(QAbstractScrollArea):
 
     # ------------------------------------------------------------------ painting
     def paintEvent(self, _event) -> None:
+        """Tints in runs of equal shade, letters in runs of equal ink: a few calls per line, not three per character."""
         cw, lh = self._metrics()
         top = self.verticalScrollBar().value()
-        first, last = top // lh, (top + self.viewport().height()) // lh
+        shown_chars = self._visible(top // lh, (top + self.viewport().height()) // lh)
         painter = QPainter(self.viewport())
         painter.fillRect(self.viewport().rect(), Qt.GlobalColor.white)
         painter.setFont(self.font())
-        for i in self._visible(first, last):
-            line, col = self._cells[i]
-            rect = QRect(col * cw, line * lh - top, cw, lh)
-            painter.fillRect(rect, surprisal_colour(self.nats[i] if i < len(self.nats) else float("nan")))
-            char = self.text[i]
-            painter.setPen(QColor(150, 150, 150) if char in "\n\t " else (PROMPT_INK if i < self.prompt else TEXT_INK))
-            if char != " ":
-                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, shown(char) if char in "\n\t" else char)
+        if len(shown_chars):
+            lo, hi = shown_chars.start, shown_chars.stop
+            nats = np.full(hi - lo, np.nan)
+            known = self.nats[lo : min(hi, len(self.nats))]
+            nats[: len(known)] = known
+            shades = shade_index(nats)
+            inks = [0 if self.text[i] in "\n\t" else (1 if i < self.prompt else 2) for i in shown_chars]
+            for i, j, shade in self._runs(lo, hi, shades):
+                if shade >= 0:
+                    line, col = self._cells[i]
+                    painter.fillRect(QRect(col * cw, line * lh - top, (j - i) * cw, lh), PALETTE[shade])
+            ascent = self.fontMetrics().ascent() + 1
+            for i, j, ink in self._runs(lo, hi, inks):
+                line, col = self._cells[i]
+                painter.setPen(INKS[ink])
+                painter.drawText(QPoint(col * cw, line * lh - top + ascent), "".join(
+                    shown(c) if c in "\n\t" else c for c in self.text[i:j]))
         if self.selected is not None and self.selected < len(self._cells):
             line, col = self._cells[self.selected]
             painter.setPen(QPen(QColor(214, 39, 40), 2))
             painter.drawRect(QRect(col * cw, line * lh - top, cw, lh).adjusted(1, 1, -1, -1))
         painter.end()
 
+    def _runs(self, lo: int, hi: int, keys) -> list[tuple[int, int, int]]:
+        """(start, stop, key) of the runs of characters lo .. hi on one line with equal ``keys[i - lo]``."""
+        out, start = [], lo
+        for i in range(lo + 1, hi + 1):
+            if i == hi or keys[i - lo] != keys[start - lo] or self._cells[i][0] != self._cells[start][0]:
+                out.append((start, i, int(keys[start - lo])))
+                start = i
+        return out
+
     def _visible(self, first: int, last: int) -> range:
         """Indices of the characters on lines ``first`` .. ``last`` (the cells are in line order)."""
-        lines = [c[0] for c in self._cells]
+        lines = self._lines
         return range(bisect.bisect_left(lines, first), bisect.bisect_right(lines, last))
 
     # ------------------------------------------------------------------ mouse
@@ -247,19 +280,20 @@ class AttentionStrips(QWidget):
         painter.end()
 
     def _strip(self, painter: QPainter, head: int, start: int, stop: int, cell: QRect) -> None:
-        row = self.att[head]
-        top = float(row.max()) or 1.0
+        """One head's row: a tint per character (white to blue by weight, grey where masked), then its letters."""
+        top = float(self.att[head].max()) or 1.0
         for j in range(start, stop):
-            rect = cell.translated((j - start) * cell.width(), 0)
             w = self.weight(head, j)
-            colour = MASKED if w is None else QColor(31, 119, 180, int(round(255 * min(w / top, 1.0))))
-            painter.fillRect(rect, colour)
-            if j == self.index:
-                painter.setPen(QPen(QColor(214, 39, 40), 2))
-                painter.drawRect(rect.adjusted(1, 1, -1, -1))
-            strong = w is not None and w / top > 0.55
-            painter.setPen(Qt.GlobalColor.white if strong else (QColor(130, 130, 130) if w is None else TEXT_INK))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, shown(self.text[j]) if self.text[j] != " " else "")
+            share = 0.0 if w is None else min(w / top, 1.0)
+            colour = MASKED if w is None else QColor(*(int(255 + share * (c - 255)) for c in ATTENTION_BLUE))
+            painter.fillRect(cell.translated((j - start) * cell.width(), 0), colour)
+        if start <= self.index < stop:
+            painter.setPen(QPen(QColor(214, 39, 40), 2))
+            painter.drawRect(cell.translated((self.index - start) * cell.width(), 0).adjusted(1, 1, -1, -1))
+        painter.setPen(TEXT_INK)
+        baseline = cell.top() + (cell.height() + self.fontMetrics().ascent() - self.fontMetrics().descent()) // 2
+        painter.drawText(QPoint(cell.left(), baseline), "".join(shown(c) if c in "\n\t" else c
+                                                                for c in self.text[start:stop]))
 
 
 __all__ = ["AttentionStrips", "CharBars", "LEGEND", "SURPRISE_MAX", "TextView", "shown", "surprisal_colour"]
