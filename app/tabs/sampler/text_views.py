@@ -16,8 +16,8 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QPainter, QPen
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 
 from app.tabs.sampler.pixel_views import DistributionBars
@@ -58,6 +58,11 @@ def shade_index(nats: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(nats), np.clip(np.rint(bits / SURPRISE_MAX * 63), 0, 63), -1).astype(int)
 
 
+def advance(font: QFont) -> float:
+    """The exact (fractional) advance of one character of a fixed-width ``font``, px."""
+    return max(QFontMetricsF(font).horizontalAdvance("M"), 1.0)
+
+
 def mono_font(points: int = 10) -> QFont:
     font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
     font.setPointSize(points)
@@ -93,13 +98,14 @@ class TextView(QAbstractScrollArea):
             self.verticalScrollBar().setValue(self.verticalScrollBar().maximum())
         self.viewport().update()
 
-    def _metrics(self) -> tuple[int, int]:
-        fm = self.fontMetrics()
-        return max(fm.horizontalAdvance("M"), 1), fm.height() + 2
+    def _metrics(self) -> tuple[float, int]:
+        """(cell width, line height): the width is the font's exact advance, so a run drawn as one string lines up
+        with its cells."""
+        return advance(self.font()), self.fontMetrics().height() + 2
 
     def _layout(self, keep: int = 0) -> None:
         cw, lh = self._metrics()
-        cols = max(self.viewport().width() // cw, 1)
+        cols = max(int(self.viewport().width() // cw), 1)
         if cols != self._cols:
             self._cols, keep = cols, 0
         cells = self._cells[:keep]
@@ -140,17 +146,17 @@ class TextView(QAbstractScrollArea):
             for i, j, shade in self._runs(lo, hi, shades):
                 if shade >= 0:
                     line, col = self._cells[i]
-                    painter.fillRect(QRect(col * cw, line * lh - top, (j - i) * cw, lh), PALETTE[shade])
+                    painter.fillRect(QRectF(col * cw, line * lh - top, (j - i) * cw, lh), PALETTE[shade])
             ascent = self.fontMetrics().ascent() + 1
             for i, j, ink in self._runs(lo, hi, inks):
                 line, col = self._cells[i]
                 painter.setPen(INKS[ink])
-                painter.drawText(QPoint(col * cw, line * lh - top + ascent), "".join(
+                painter.drawText(QPointF(col * cw, line * lh - top + ascent), "".join(
                     shown(c) if c in "\n\t" else c for c in self.text[i:j]))
         if self.selected is not None and self.selected < len(self._cells):
             line, col = self._cells[self.selected]
             painter.setPen(QPen(QColor(214, 39, 40), 2))
-            painter.drawRect(QRect(col * cw, line * lh - top, cw, lh).adjusted(1, 1, -1, -1))
+            painter.drawRect(QRectF(col * cw, line * lh - top, cw, lh).adjusted(1, 1, -1, -1))
         painter.end()
 
     def _runs(self, lo: int, hi: int, keys) -> list[tuple[int, int, int]]:
@@ -171,7 +177,7 @@ class TextView(QAbstractScrollArea):
     def index_at(self, pos: QPoint) -> int | None:
         """The character under viewport point ``pos``, or None."""
         cw, lh = self._metrics()
-        line, col = (pos.y() + self.verticalScrollBar().value()) // lh, pos.x() // cw
+        line, col = (pos.y() + self.verticalScrollBar().value()) // lh, int(pos.x() // cw)
         for i in self._visible(line, line):
             if self._cells[i][1] == col:
                 return i
@@ -181,7 +187,7 @@ class TextView(QAbstractScrollArea):
         """Viewport point in the middle of character ``index`` (for tests and tooltips)."""
         cw, lh = self._metrics()
         line, col = self._cells[index]
-        return QPoint(col * cw + cw // 2, line * lh - self.verticalScrollBar().value() + lh // 2)
+        return QPoint(int(col * cw + cw / 2), line * lh - self.verticalScrollBar().value() + lh // 2)
 
     def scroll_to(self, index: int) -> None:
         """Scroll so that character ``index`` is on screen (and stop following the end)."""
@@ -258,7 +264,7 @@ class AttentionStrips(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), Qt.GlobalColor.white)
         fm = self.fontMetrics()
-        cw, lh = max(fm.horizontalAdvance("M"), 1), fm.height() + 3
+        cw, lh = advance(self.font()), fm.height() + 3
         painter.setPen(QColor(40, 40, 40))
         head = 2 * lh  # the title, wrapped on up to two lines
         painter.drawText(QRect(2, 0, self.width() - 4, head), Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
@@ -266,8 +272,8 @@ class AttentionStrips(QWidget):
         if self.att is None or self.index is None:
             painter.end()
             return
-        label = cw * 4
-        cols = max((self.width() - label - 4) // cw, 8)
+        label = 4 * fm.horizontalAdvance("M")
+        cols = max(int((self.width() - label - 4) // cw), 8)
         after = min(6, cols // 6)
         start = max(0, min(self.index + 1 + after, len(self.text)) - cols)
         heads = self.att.shape[0]
@@ -276,10 +282,10 @@ class AttentionStrips(QWidget):
             top = head + h * row_h
             painter.setPen(QColor(90, 90, 90))
             painter.drawText(QRect(0, top, label, row_h), Qt.AlignmentFlag.AlignVCenter, f"h{h + 1}")
-            self._strip(painter, h, start, min(start + cols, len(self.text)), QRect(label, top, cw, row_h - 2))
+            self._strip(painter, h, start, min(start + cols, len(self.text)), QRectF(label, top, cw, row_h - 2))
         painter.end()
 
-    def _strip(self, painter: QPainter, head: int, start: int, stop: int, cell: QRect) -> None:
+    def _strip(self, painter: QPainter, head: int, start: int, stop: int, cell: QRectF) -> None:
         """One head's row: a tint per character (white to blue by weight, grey where masked), then its letters."""
         top = float(self.att[head].max()) or 1.0
         for j in range(start, stop):
@@ -291,8 +297,8 @@ class AttentionStrips(QWidget):
             painter.setPen(QPen(QColor(214, 39, 40), 2))
             painter.drawRect(cell.translated((self.index - start) * cell.width(), 0).adjusted(1, 1, -1, -1))
         painter.setPen(TEXT_INK)
-        baseline = cell.top() + (cell.height() + self.fontMetrics().ascent() - self.fontMetrics().descent()) // 2
-        painter.drawText(QPoint(cell.left(), baseline), "".join(shown(c) if c in "\n\t" else c
+        baseline = cell.top() + (cell.height() + self.fontMetrics().ascent() - self.fontMetrics().descent()) / 2
+        painter.drawText(QPointF(cell.left(), baseline), "".join(shown(c) if c in "\n\t" else c
                                                                 for c in self.text[start:stop]))
 
 
