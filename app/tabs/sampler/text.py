@@ -15,7 +15,6 @@ lens is :mod:`~app.tabs.sampler.text_lens`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -23,13 +22,14 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBox
 
 from app.tabs.sampler.image import Throttle
 from app.tabs.sampler.model_choice import ModelChoice
+from app.tabs.sampler.stepping import SteppedRun
 from app.tabs.sampler.strategy_box import describe
 from app.tabs.sampler.text_board import TextBoard
 from app.tabs.sampler.text_lens import TextLens
 from app.tabs.sampler.text_panel import TextInputs, TextPanel
 from app.tabs.sampler.text_views import LEGEND, AttentionStrips, CharBars, TextView, shown
 from app.widgets import with_side_panel
-from app.worker import Job, JobState, once
+from app.worker import Job, once
 from engine.catalog import kinds_for
 from engine.errors import ConfigError, GenScopeError
 from engine.events import Done
@@ -39,8 +39,10 @@ REDRAW_MS = 30
 PLOTS_S = 0.1  # while text streams, the bars and attention strips redraw at most this often (the text every frame)
 
 
-class TextSamplerPage(QWidget):
+class TextSamplerPage(SteppedRun, QWidget):
     """Prompt or lens box, the text panels, the bars and attention strips on the left; the panel on the right."""
+
+    TICK, FINISHED, UNIT = TextTick, TextFinished, "characters"
 
     def __init__(self, context) -> None:
         super().__init__()
@@ -98,16 +100,10 @@ class TextSamplerPage(QWidget):
 
     def _connect(self) -> None:
         p = self.panel
-        handlers = {"Start": self.start, "Pause": self.pause, "Step": self.step, "Stop": self.stop}
-        for name, handler in handlers.items():
-            p.buttons[name].clicked.connect(lambda _=False, h=handler: self._call(h))
+        self._connect_run_buttons()
         p.speed.currentIndexChanged.connect(lambda _: setattr(self.throttle, "rate", self.panel.speed_limit()))
         self.bars_for.currentIndexChanged.connect(lambda _: self._mark_dirty())
         self.layer.currentIndexChanged.connect(lambda _: self._mark_dirty())
-
-    @staticmethod
-    def _call(fn: Callable) -> None:
-        fn()  # a slot returns None (PySide refcount bug with returned objects)
 
     # ------------------------------------------------------------- models
     def accepts_checkpoint(self, config: dict) -> bool:
@@ -155,7 +151,7 @@ class TextSamplerPage(QWidget):
             self.set_note(f"Not started: {exc}")
             return None
         self.stop()
-        board = TextBoard([describe(s) for s in strategies], model.encode(prompt).tolist(), model.vocab)
+        board = TextBoard([describe(s) for s in strategies], model.encode(prompt).tolist(), model.vocab, total=new)
         self.show_board(board)
         self.throttle.rate = self.panel.speed_limit()
         throttle = self.throttle
@@ -174,11 +170,7 @@ class TextSamplerPage(QWidget):
         """Show ``board`` (a run, or the lens's scored text) in fresh panels."""
         self.board = board
         self._set_views(board.titles)
-        self.bars_for.blockSignals(True)
-        self.bars_for.clear()
-        self.bars_for.addItems([f"Bars and attention: {t}" for t in board.titles])
-        self.bars_for.blockSignals(False)
-        self.bars_for.setVisible(len(board.titles) > 1)
+        self._fill_bars_for(board.titles, "Bars and attention")
         self._mark_dirty()
 
     def _set_views(self, titles: list[str]) -> None:
@@ -205,60 +197,6 @@ class TextSamplerPage(QWidget):
             self.views.append(view)
             self.titles.append(label)
 
-    def _on_event(self, board: TextBoard, event) -> None:
-        if board is not self.board:
-            return
-        if isinstance(event, TextTick):
-            board.apply(event)
-        elif isinstance(event, TextFinished):
-            board.finish(event)
-        self.dirty = True
-
-    def _on_finished(self, job: Job) -> None:
-        if job is not self.job:
-            return
-        self.finished_job = job  # every event of the job has been handled by now
-        if job.state is JobState.CANCELLED and self.board is not None:
-            self.set_note(f"Stopped after {self.board.ticks} characters.")
-        self._update_buttons()
-        self._mark_dirty()
-
-    def running(self) -> bool:
-        return self.job is not None and not self.job.state.finished
-
-    def pause(self) -> None:
-        """Pause or resume the running job."""
-        if not self.running():
-            return
-        if self.job.paused:
-            self.job.resume()
-        else:
-            self.job.pause()
-        self._update_buttons()
-
-    def step(self) -> None:
-        """Write exactly one more character (of every text), then hold; starts a new run when none is going."""
-        if self.running():
-            self.job.step()
-            self._update_buttons()
-        else:
-            self.start(step=True)
-
-    def stop(self) -> None:
-        if self.running():
-            self.job.cancel()
-        self._update_buttons()
-
-    def shutdown(self) -> None:
-        self.stop()
-        self.timer.stop()
-
-    def _update_buttons(self) -> None:
-        running = self.running()
-        self.panel.buttons["Pause"].setText("Resume" if running and self.job.paused else "Pause")
-        self.panel.buttons["Pause"].setEnabled(running)
-        self.panel.buttons["Stop"].setEnabled(running)
-
     # --------------------------------------------------------- attention
     def select(self, panel: int, index: int) -> None:
         """Show the attention that predicted character ``index`` of ``panel`` (a click on it)."""
@@ -281,21 +219,11 @@ class TextSamplerPage(QWidget):
             self._mark_dirty()
 
     # ------------------------------------------------------------- drawing
-    def _mark_dirty(self) -> None:
-        self.dirty = True
-        if not self.timer.isActive():
-            self.timer.start()
-
     def _render(self) -> None:
         """Redraw from the board if it changed (at most every REDRAW_MS); idle timers stop."""
-        board = self.board
-        self._update_buttons()  # a Step ends paused on the worker's side
-        if not self.dirty or board is None:
-            if not self.running():
-                self.timer.stop()
+        board = self._render_due()
+        if board is None:
             return
-        self.dirty = False
-        self.redraws += 1
         chosen = board.selected
         for p, (view, label) in enumerate(zip(self.views, self.titles)):
             state = board.panels[p]

@@ -74,10 +74,10 @@ class TextPanelState:
 
 
 class TextBoard:
-    """A run of ``titles`` (P,) panels after the ``prompt`` ids, over ``vocab``."""
+    """A run of ``titles`` (P,) panels writing ``total`` characters after the ``prompt`` ids, over ``vocab``."""
 
-    def __init__(self, titles: list[str], prompt: list[int], vocab: str, caption: str = "") -> None:
-        self.titles, self.vocab = list(titles), vocab
+    def __init__(self, titles: list[str], prompt: list[int], vocab: str, caption: str = "", total: int = 0) -> None:
+        self.titles, self.vocab, self.total = list(titles), vocab, total
         self.panels = [TextPanelState(t, prompt) for t in titles]
         self.ticks = 0
         self.finished: TextFinished | None = None
