@@ -6,7 +6,7 @@ refusals (an invalid strategy, a full list) go to the strategy box's red line.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QListWidget, QPushButton
+from PySide6.QtWidgets import QGridLayout, QLabel, QListWidget, QPushButton
 
 from app.tabs.sampler.strategy_box import StrategyBox, describe
 from engine.errors import ConfigError
@@ -48,3 +48,18 @@ class CompareList:
     def set_enabled(self, on: bool) -> None:
         for widget in (self.list, self.add, self.clear):
             widget.setEnabled(on)
+
+
+def run_grid(grid: QGridLayout, rows, compare: CompareList, buttons: dict) -> int:
+    """Lay out a run box: ``rows`` of (label, widget), the comparison's list with Add strategy and Clear, then the
+    run ``buttons`` (Start, Pause, Step, Stop) in one row; returns the next free row of ``grid``."""
+    for row, (label, widget) in enumerate(rows):
+        grid.addWidget(QLabel(label), row, 0)
+        grid.addWidget(widget, row, 1, 1, 3)
+    n = len(rows)
+    grid.addWidget(compare.list, n, 0, 1, 4)
+    grid.addWidget(compare.add, n + 1, 0, 1, 2)
+    grid.addWidget(compare.clear, n + 1, 2, 1, 2)
+    for i, button in enumerate(buttons.values()):
+        grid.addWidget(button, n + 2, i)
+    return n + 3

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.widgets import spin_box
 from app.widgets.image_view import DrawPad, ImageLabel
-from app.tabs.sampler.compare_list import CompareList
+from app.tabs.sampler.compare_list import CompareList, run_grid
 from app.tabs.sampler.completion import dots_mask, ring_mask
 from app.tabs.sampler.strategy_box import StrategyBox
 from engine.sampling.decoding import Strategy, make_strategy
@@ -91,15 +91,9 @@ class ImagePanel(QWidget):
         self.buttons = {name: QPushButton(name) for name in ("Start", "Pause", "Step", "Stop")}
         self.buttons["Step"].setToolTip("Paint exactly one pixel (of every image), then hold")
         self.export = QPushButton("Export PNG…")
-        for row, (label, widget) in enumerate((("Mode", self.mode), ("Images", self.n_images), ("Speed", self.speed))):
-            grid.addWidget(QLabel(label), row, 0)
-            grid.addWidget(widget, row, 1, 1, 3)
-        grid.addWidget(self.compare_list, 3, 0, 1, 4)
-        grid.addWidget(self.add_compare, 4, 0, 1, 2)
-        grid.addWidget(self.clear_compare, 4, 2, 1, 2)
-        for i, name in enumerate(("Start", "Pause", "Step", "Stop")):
-            grid.addWidget(self.buttons[name], 5, i)
-        grid.addWidget(self.export, 6, 0, 1, 4)
+        last = run_grid(grid, (("Mode", self.mode), ("Images", self.n_images), ("Speed", self.speed)), self.compare,
+                        self.buttons)
+        grid.addWidget(self.export, last, 0, 1, 4)
         return box
 
     def _digit_box(self) -> QGroupBox:

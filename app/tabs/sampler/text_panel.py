@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.tabs.sampler.compare_list import CompareList
+from app.tabs.sampler.compare_list import CompareList, run_grid
 from app.tabs.sampler.strategy_box import StrategyBox
 from app.tabs.sampler.text_views import mono_font
 from app.widgets import spin_box
@@ -90,15 +90,8 @@ class TextPanel(QWidget):
         self.length = spin_box(1, MAX_NEW_CHARS, 400, 50, tip="How many characters to write after the prompt")
         self.buttons = {name: QPushButton(name) for name in ("Start", "Pause", "Step", "Stop")}
         self.buttons["Step"].setToolTip("Write exactly one more character (of every text), then hold")
-        for row, (label, widget) in enumerate((("Mode", self.mode), ("Speed", self.speed),
-                                               ("Characters", self.length))):
-            grid.addWidget(QLabel(label), row, 0)
-            grid.addWidget(widget, row, 1, 1, 3)
-        grid.addWidget(self.compare.list, 3, 0, 1, 4)
-        grid.addWidget(self.compare.add, 4, 0, 1, 2)
-        grid.addWidget(self.compare.clear, 4, 2, 1, 2)
-        for i, name in enumerate(("Start", "Pause", "Step", "Stop")):
-            grid.addWidget(self.buttons[name], 5, i)
+        run_grid(grid, (("Mode", self.mode), ("Speed", self.speed), ("Characters", self.length)), self.compare,
+                 self.buttons)
         return box
 
     def _mode_changed(self, index: int) -> None:
