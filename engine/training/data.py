@@ -163,9 +163,10 @@ def _text(spec: DataSpec) -> RunData:
     else:
         raise ConfigError("The text data set needs a file or folder of UTF-8 text (--text PATH).")
     vocab = corpus.vocab
-    rows = text_rows(encode_text(corpus.train, vocab), spec.segment, bos=len(vocab))
-    val = text_rows(encode_text(corpus.valid, vocab), spec.segment, bos=len(vocab), bos_every=len(corpus.valid))
-    info = {**corpus.info, "rows": f"{len(rows)} rows of {spec.segment} characters", "characters": len(corpus.train),
+    train, valid = encode_text(corpus.train, vocab), encode_text(corpus.valid, vocab)
+    rows = text_rows(train, min(spec.segment, len(train) - 1), bos=len(vocab))  # a short text: one row of it all
+    val = text_rows(valid, min(spec.segment, len(valid) - 1), bos=len(vocab), bos_every=len(valid))
+    info = {**corpus.info, "rows": f"{len(rows)} rows of {rows.shape[1] - 1} characters", "characters": len(train),
             "validation": f"{corpus.info['validation']} ({len(val)} rows)", "model_hparams": {"vocab": vocab}}
     return RunData(rows, val, None, False, info)
 

@@ -14,13 +14,16 @@ from engine.models.orderings import ORDERINGS, make_ordering
 
 @pytest.mark.parametrize("ordering", ORDERINGS)
 @pytest.mark.parametrize("hidden", [[7], [12, 10], [9, 6, 8]])
-def test_masks_and_autograd_agree_and_are_lower_triangular_in_the_ordering(ordering, hidden):
+@pytest.mark.parametrize("direct", [False, True])
+def test_masks_and_autograd_agree_and_are_lower_triangular_in_the_ordering(ordering, hidden, direct):
     torch.manual_seed(0)
-    model = MADE(hidden=hidden, height=3, width=5, ordering=ordering, order_seed=4)
+    model = MADE(hidden=hidden, height=3, width=5, ordering=ordering, order_seed=4, direct=direct)
     by_masks, by_grad = cx.mask_dependency(model), cx.autograd_dependency(model)
     np.testing.assert_array_equal(by_masks, by_grad)
     assert cx.is_autoregressive(by_masks, model.perm.numpy())
     assert by_masks.any(), "some output depends on some input"
+    if direct:  # the direct connection reaches every earlier input
+        assert by_masks.sum() == 15 * 14 // 2
 
 
 def test_every_mask_set_of_an_order_agnostic_made_agrees_and_follows_its_own_ordering():

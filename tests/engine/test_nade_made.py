@@ -24,7 +24,10 @@ ALL_3x2 = torch.tensor(list(itertools.product([0, 1], repeat=6)), dtype=torch.fl
 
 def tiny(kind: str, **kw):
     torch.manual_seed(0)
-    model = NADE(hidden=5, height=3, width=2, **kw) if kind == "nade" else MADE(hidden=[7, 6], height=3, width=2, **kw)
+    if kind == "nade":
+        model = NADE(hidden=5, height=3, width=2, **kw)
+    else:  # "made", or "made_direct": with the direct input -> output connection
+        model = MADE(hidden=[7, 6], height=3, width=2, direct=kind == "made_direct", **kw)
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p))  # far from the small initial weights
@@ -49,7 +52,7 @@ def test_orderings_are_permutations_with_their_shape(name):
     assert known_first(mask, order)[:2].tolist() == [i for i in order.tolist() if i in (3, 17)]
 
 
-@pytest.mark.parametrize("kind", ["nade", "made"])
+@pytest.mark.parametrize("kind", ["nade", "made", "made_direct"])
 @pytest.mark.parametrize("ordering", ["raster", "spiral", "random"])
 def test_probabilities_of_every_image_sum_to_one(kind, ordering):
     model = tiny(kind, ordering=ordering, order_seed=5)
@@ -58,7 +61,7 @@ def test_probabilities_of_every_image_sum_to_one(kind, ordering):
     assert float(total) == pytest.approx(0.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["nade", "made"])
+@pytest.mark.parametrize("kind", ["nade", "made", "made_direct"])
 def test_output_t_depends_only_on_inputs_generated_before_it(kind):
     model = tiny(kind, ordering="random", order_seed=2)
     x = torch.rand(1, 6, requires_grad=True)
@@ -68,10 +71,10 @@ def test_output_t_depends_only_on_inputs_generated_before_it(kind):
         (grad,) = torch.autograd.grad(logits[i], x, retain_graph=True)
         may = step < step[i]
         assert torch.all(grad[0][~may] == 0)
-        assert torch.all(grad[0][may] != 0) or kind == "made"  # MADE may drop a path; never add one
+        assert torch.all(grad[0][may] != 0) or kind == "made"  # MADE may drop a path (not with direct); never add one
 
 
-@pytest.mark.parametrize("kind", ["nade", "made"])
+@pytest.mark.parametrize("kind", ["nade", "made", "made_direct"])
 def test_cached_sampler_equals_naive_and_chain_rule_equals_log_prob(kind):
     model = tiny(kind, ordering="snake")
     fast = ar.sample(model, 6, strategy="sample", seed=4, method="fast", score=False)
