@@ -9,7 +9,9 @@ bundled size (the JSON's ``model`` says which).
   (Macbeth, The Tempest, Twelfth Night; windows of the context moving on by
   half of it), target <= 2.5; needs the Shakespeare works in the data folder
   (else null, with ``test_note`` saying why); ``--test-limit N`` scores the
-  first N characters only (the JSON says so)
+  first N characters only (the JSON says so); beside it
+  ``test_unigram_bits_per_char`` and ``test_bigram_bits_per_char``, the
+  n-gram baselines counted on the training works
 - ``kv_cache_speedup``: one text of ``context`` - 1 characters (the window
   grows to the full 256-character context) with the key/value cache against
   recomputing the whole window at every step, same model, seed and text
@@ -46,6 +48,7 @@ from engine.catalog import load_model, presets  # noqa: E402
 from engine.data.folder import resolve_data_folder  # noqa: E402
 from engine.data.text import load_shakespeare  # noqa: E402
 from engine.errors import GenScopeError  # noqa: E402
+from engine.evaluation.text_eval import bits_per_char, ngram_bits_per_char  # noqa: E402
 from engine.models.transformer import CharTransformer  # noqa: E402
 from engine.sampling.autoregressive import drain  # noqa: E402
 from engine.sampling.text import text_events  # noqa: E402
@@ -66,29 +69,22 @@ def bench_model(checkpoint: str | None) -> tuple[CharTransformer, str]:
     return CharTransformer(ASCII, **hp).eval(), "random weights (no bundled assets/transformer.safetensors)"
 
 
-def bits_per_char(model, text: str) -> float:
-    """The model's bits/char on ``text``: the evaluation module's when present, else from ``char_log_probs``."""
-    try:
-        from engine.evaluation.text_eval import bits_per_char as evaluate
-    except ImportError:
-        with torch.no_grad():
-            nats = -model.char_log_probs(model.encode(text)[None]).double().sum()
-        return float(nats) / np.log(2) / len(text)
-    return float(evaluate(model, text))
-
-
-def test_figure(model, limit: int | None) -> tuple[float | None, str]:
-    """(test bits/char, a note on what was scored or why nothing was)."""
+def test_figures(model, limit: int | None) -> dict:
+    """Test bits/char of the model and of the unigram and bigram baselines of the training text, with a note on
+    what was scored (or why nothing was)."""
     try:
         corpus = load_shakespeare(resolve_data_folder(None).path)
     except GenScopeError as exc:
-        return None, f"no test plays: {exc}"
+        return {"test_bits_per_char": None, "test_note": f"no test plays: {exc}"}
     text = corpus.test[:limit] if limit else corpus.test
+    out = {"test_note": f"{len(text):,} characters of {corpus.info['test']}" + (" (--test-limit)" if limit else ""),
+           "test_unigram_bits_per_char": round(ngram_bits_per_char(corpus.train, text, 1), 4),
+           "test_bigram_bits_per_char": round(ngram_bits_per_char(corpus.train, text, 2), 4)}
     try:
-        bits = bits_per_char(model, text)
+        out["test_bits_per_char"] = round(bits_per_char(model, text), 4)
     except GenScopeError as exc:  # a random model's vocabulary may lack a character of the plays
-        return None, str(exc)
-    return bits, f"{len(text):,} characters of {corpus.info['test']}" + (" (--test-limit)" if limit else "")
+        out.update(test_bits_per_char=None, test_note=str(exc))
+    return out
 
 
 def timed_text(model, n: int, chars: int, method: str, seed: int = 1) -> tuple[float, np.ndarray]:
@@ -175,13 +171,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, source = bench_model(args.checkpoint)
-    bits, note = test_figure(model, args.test_limit)
-    print(f"test: {bits} bits/char ({note})", file=sys.stderr)
+    test = test_figures(model, args.test_limit)
+    print(f"test: {test}", file=sys.stderr)
     kv = kv_figures(model, args.repeats)
     result = {"bench": "transformer", "model": source, "hparams": {k: v for k, v in model.hparams().items()
                                                                    if k != "vocab"},
               "vocab_size": len(model.vocab), "threads": torch.get_num_threads(),
-              "test_bits_per_char": None if bits is None else round(bits, 4), "test_note": note, **kv,
+              **test, **kv,
               "chars_per_s": {"batch1": kv["chars_per_s_batch1"], "batch16": kv["chars_per_s_batch16"]},
               "targets": {"test_bits_per_char": 2.5, "kv_cache_speedup": 3, "text_event_loop_p99_ms": 50}}
     if not args.no_gui:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from engine.errors import ConfigError
+from engine.evaluation.text_eval import char_surprisal
 from engine.models.transformer import window_start
 from engine.sampling.autoregressive import Done, PrefixScorer, Step
 from engine.sampling.decoding import BeamStep, Strategy, beam_search_steps
@@ -66,7 +67,7 @@ class TextTick:
 
 @dataclass(frozen=True)
 class TextFinished:
-    """Per panel p: ``values[p]`` (L_p,) int64 the whole text (prompt first), ``char_nats[p]`` (L_p,) float32
+    """Per panel p: ``values[p]`` (L_p,) int64 the whole text (prompt first), ``char_nats[p]`` (L_p,) float64
     −log p of each character (exact, teacher forced), ``prompt`` the prompt's length."""
 
     values: tuple
@@ -185,7 +186,8 @@ def text_steps(model, prompt: str, new_chars: int, strategies: Sequence[Strategy
         for gen in gens:
             gen.close()
     texts = [torch.cat([ids, torch.tensor(m, dtype=torch.long)]) for m in made]
-    yield TextFinished(tuple(t.numpy() for t in texts), tuple(char_nats(model, t) for t in texts), len(ids))
+    yield TextFinished(tuple(t.numpy() for t in texts), tuple(char_surprisal(model, model.decode(t)) for t in texts),
+                       len(ids))
 
 
 def _collect(made: list[int], event) -> None:
@@ -194,15 +196,6 @@ def _collect(made: list[int], event) -> None:
         made[:] = [int(v) for v in event.sequences[0]]
     elif event is not None:
         made.extend(s.value for s in event if s.sampled)
-
-
-def char_nats(model, values) -> np.ndarray:
-    """(L,) float32 −log p of each character of ``values`` (L,) int, teacher forced in windows (0 characters: empty)."""
-    values = torch.as_tensor(np.asarray(values), dtype=torch.long)
-    if len(values) == 0:
-        return np.zeros(0, np.float32)
-    with torch.no_grad():
-        return (-model.char_log_probs(values[None])[0]).float().numpy()
 
 
 def attention_at(model, values, index: int) -> tuple[tuple, int]:
@@ -217,4 +210,4 @@ def attention_at(model, values, index: int) -> tuple[tuple, int]:
 
 
 __all__ = ["CharStep", "MAX_NEW_CHARS", "MAX_PANELS", "TextFinished", "TextTick", "attention_at",
-           "beam_text_steps", "char_nats", "check_text_run", "prompt_note", "text_steps"]
+           "beam_text_steps", "check_text_run", "prompt_note", "text_steps"]

@@ -11,8 +11,9 @@ from engine.errors import ConfigError
 from engine.models.transformer import CharTransformer
 from engine.sampling.decoding import make_strategy
 from engine.sampling.text import generate_text
-from engine.sampling.text_compare import (TextFinished, TextTick, attention_at, beam_text_steps, char_nats,
-                                          check_text_run, prompt_note, text_steps)
+from engine.evaluation.text_eval import char_surprisal
+from engine.sampling.text_compare import (TextFinished, TextTick, attention_at, beam_text_steps, check_text_run,
+                                          prompt_note, text_steps)
 
 
 def tiny(vocab="ab \n", context=8, seed=0):
@@ -32,7 +33,7 @@ def test_panels_write_what_the_sampler_writes_one_character_per_tick():
     for p, strategy in enumerate(strategies):
         expected = generate_text(model, "abc", 30, strategy=strategy, seed=5)[0]
         assert model.decode(done.values[p]) == expected
-        np.testing.assert_allclose(done.char_nats[p], char_nats(model, model.encode(expected)), rtol=1e-6)
+        np.testing.assert_allclose(done.char_nats[p], char_surprisal(model, expected), rtol=1e-6)
     steps = [s for t in ticks for s in t.events[0]]
     np.testing.assert_allclose([-s.log_prob for s in steps], done.char_nats[0], rtol=1e-4, atol=1e-5)
     assert steps[-1].log_prob_so_far == pytest.approx(-done.generated_nats(0), rel=1e-5)

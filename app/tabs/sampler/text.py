@@ -157,7 +157,7 @@ class TextSamplerPage(SteppedRun, QWidget):
         throttle = self.throttle
         self.job = self.models.worker.submit(
             lambda: throttle.wrap(text_steps(model, prompt, new, strategies, seed=seed)),
-            name="Writing text", key="sampler-text", cancel_running=True,
+            name="Writing text", key="sampler-text", cancel_running=True, paced=True,
             on_event=lambda e: self._on_event(board, e), on_finished=self._on_finished,
             on_error=lambda e: self.set_note(e.text()))
         if step:

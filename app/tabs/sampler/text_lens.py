@@ -17,7 +17,8 @@ from app.worker import once
 from engine.data.text import shakespeare_folder
 from engine.errors import GenScopeError
 from engine.events import Done
-from engine.sampling.text_compare import TextFinished, char_nats
+from engine.evaluation.text_eval import char_surprisal
+from engine.sampling.text_compare import TextFinished
 
 MACBETH = slice(30_000, 30_600)  # a passage of a test play (never trained on)
 
@@ -74,7 +75,7 @@ class TextLens:
             inputs.lens_result.setText(str(exc))
             return
         inputs.lens_result.setText(f"Scoring {len(text):,} characters…")
-        page.models.worker.submit(lambda: once(lambda: char_nats(model, ids)), name="Scoring a text",
+        page.models.worker.submit(lambda: once(lambda: char_surprisal(model, text)), name="Scoring a text",
                                   key="sampler-text-lens", brief=True,
                                   on_event=lambda e: self._scored(model, ids, e),
                                   on_error=lambda e: inputs.lens_result.setText(e.text()))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetricsF, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
 
 from app.tabs.sampler.pixel_views import DistributionBars
@@ -48,7 +48,14 @@ def surprisal_colour(nats: float) -> QColor:
 
 
 PALETTE = [surprisal_colour(math.log(2) * SURPRISE_MAX * k / 63) for k in range(64)]
-INKS = (QColor(150, 150, 150), PROMPT_INK, TEXT_INK)  # newline and tab glyphs, the prompt, generated text
+PALETTE_RGBA = np.array([[c.red(), c.green(), c.blue(), 255] for c in PALETTE], np.uint8)
+INKS = (QColor(150, 150, 150), PROMPT_INK, TEXT_INK)
+
+
+def rgba_image(rgba: np.ndarray) -> QImage:
+    """(h, w, 4) uint8 RGBA -> a QImage owning a copy."""
+    h, w, _ = rgba.shape
+    return QImage(np.ascontiguousarray(rgba).data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()  # newline and tab glyphs, the prompt, generated text
 
 
 def shade_index(nats: np.ndarray) -> np.ndarray:
@@ -141,12 +148,8 @@ class TextView(QAbstractScrollArea):
             nats = np.full(hi - lo, np.nan)
             known = self.nats[lo : min(hi, len(self.nats))]
             nats[: len(known)] = known
-            shades = shade_index(nats)
+            self._paint_tints(painter, lo, hi, shade_index(nats), cw, lh, top)
             inks = [0 if self.text[i] in "\n\t" else (1 if i < self.prompt else 2) for i in shown_chars]
-            for i, j, shade in self._runs(lo, hi, shades):
-                if shade >= 0:
-                    line, col = self._cells[i]
-                    painter.fillRect(QRectF(col * cw, line * lh - top, (j - i) * cw, lh), PALETTE[shade])
             ascent = self.fontMetrics().ascent() + 1
             for i, j, ink in self._runs(lo, hi, inks):
                 line, col = self._cells[i]
@@ -158,6 +161,18 @@ class TextView(QAbstractScrollArea):
             painter.setPen(QPen(QColor(214, 39, 40), 2))
             painter.drawRect(QRectF(col * cw, line * lh - top, cw, lh).adjusted(1, 1, -1, -1))
         painter.end()
+
+    def _paint_tints(self, painter: QPainter, lo: int, hi: int, shades: np.ndarray, cw: float, lh: int,
+                     top: int) -> None:
+        """Every visible character's tint in one call: a (lines, columns) image of PALETTE colours, scaled up to the
+        cells (few Qt calls per frame keep the GUI thread quick while the worker holds the interpreter)."""
+        first = self._cells[lo][0]
+        lines = self._cells[hi - 1][0] - first + 1
+        rgba = np.zeros((lines, self._cols, 4), np.uint8)
+        cells = np.array(self._cells[lo:hi])
+        known = shades >= 0
+        rgba[cells[known, 0] - first, cells[known, 1]] = PALETTE_RGBA[shades[known]]
+        painter.drawImage(QRectF(0, first * lh - top, self._cols * cw, lines * lh), rgba_image(rgba))
 
     def _runs(self, lo: int, hi: int, keys) -> list[tuple[int, int, int]]:
         """(start, stop, key) of the runs of characters lo .. hi on one line with equal ``keys[i - lo]``."""
@@ -278,28 +293,36 @@ class AttentionStrips(QWidget):
         start = max(0, min(self.index + 1 + after, len(self.text)) - cols)
         heads = self.att.shape[0]
         row_h = max(min((self.height() - head) // heads, lh + 4), 8)
+        painter.setPen(QColor(90, 90, 90))
         for h in range(heads):
-            top = head + h * row_h
-            painter.setPen(QColor(90, 90, 90))
-            painter.drawText(QRect(0, top, label, row_h), Qt.AlignmentFlag.AlignVCenter, f"h{h + 1}")
-            self._strip(painter, h, start, min(start + cols, len(self.text)), QRectF(label, top, cw, row_h - 2))
+            painter.drawText(QRect(0, head + h * row_h, label, row_h), Qt.AlignmentFlag.AlignVCenter, f"h{h + 1}")
+        self._strips(painter, start, min(start + cols, len(self.text)), QRectF(label, head, cw, row_h), row_h)
         painter.end()
 
-    def _strip(self, painter: QPainter, head: int, start: int, stop: int, cell: QRectF) -> None:
-        """One head's row: a tint per character (white to blue by weight, grey where masked), then its letters."""
-        top = float(self.att[head].max()) or 1.0
-        for j in range(start, stop):
-            w = self.weight(head, j)
-            share = 0.0 if w is None else min(w / top, 1.0)
-            colour = MASKED if w is None else QColor(*(int(255 + share * (c - 255)) for c in ATTENTION_BLUE))
-            painter.fillRect(cell.translated((j - start) * cell.width(), 0), colour)
+    def _strips(self, painter: QPainter, start: int, stop: int, cell: QRectF, row_h: int) -> None:
+        """Every head's row: tints (white to blue by weight, each row scaled to its largest; grey where masked) drawn
+        as one image, then each row's letters in one call."""
+        heads, cols = self.att.shape[0], stop - start
+        chars = np.arange(start, stop)
+        k = chars + 1 - self.first
+        seen = (chars < self.index) & (k >= 0)
+        weights = np.zeros((heads, cols), np.float32)
+        weights[:, seen] = self.att[:, k[seen]]
+        share = weights / np.maximum(self.att.max(1, keepdims=True), 1e-12)
+        blue = np.array(ATTENTION_BLUE, np.float32)
+        rgb = 255 + np.clip(share, 0, 1)[..., None] * (blue - 255)
+        rgb[:, ~seen] = MASKED.red()
+        rgba = np.concatenate([rgb, np.full((heads, cols, 1), 255, np.float32)], -1).astype(np.uint8)
+        painter.drawImage(QRectF(cell.left(), cell.top(), cols * cell.width(), heads * row_h), rgba_image(rgba))
+        text = "".join(shown(c) if c in "\n\t" else c for c in self.text[start:stop])
+        ascent = (row_h + self.fontMetrics().ascent() - self.fontMetrics().descent()) / 2
+        painter.setPen(TEXT_INK)
+        for h in range(heads):
+            painter.drawText(QPointF(cell.left(), cell.top() + h * row_h + ascent), text)
         if start <= self.index < stop:
             painter.setPen(QPen(QColor(214, 39, 40), 2))
-            painter.drawRect(cell.translated((self.index - start) * cell.width(), 0).adjusted(1, 1, -1, -1))
-        painter.setPen(TEXT_INK)
-        baseline = cell.top() + (cell.height() + self.fontMetrics().ascent() - self.fontMetrics().descent()) / 2
-        painter.drawText(QPointF(cell.left(), baseline), "".join(shown(c) if c in "\n\t" else c
-                                                                for c in self.text[start:stop]))
+            x = cell.left() + (self.index - start) * cell.width()
+            painter.drawRect(QRectF(x, cell.top(), cell.width(), heads * row_h).adjusted(1, 1, -1, -1))
 
 
 __all__ = ["AttentionStrips", "CharBars", "LEGEND", "SURPRISE_MAX", "TextView", "shown", "surprisal_colour"]
