@@ -199,7 +199,7 @@ def test_lens_scores_a_text_exactly_and_names_an_unknown_character(qtbot, page):
     with torch.no_grad():
         exact = float(page.model.log_prob(page.model.encode(text)[None])[0])
     result = page.inputs.lens_result.text()
-    assert f"{exact:.1f} nats" in result and "windows of 32" in result
+    assert f"{exact:.1f} nats" in result and "windows" in result and "windows of 32" in page.stats.text()
     bits = -exact / math.log(2) / len(text)
     assert f"{bits:.3f} bits/char" in result
     assert page.views[0].text == text and np.all(np.isfinite(page.views[0].nats))

@@ -31,6 +31,7 @@ def test_a_tiny_transformer_trains_on_a_text_file_with_paragraphs_and_goes_to_th
     choose(qtbot, p.model, label)
     datasets = [p.data.itemText(i) for i in range(p.data.count())]
     assert datasets == ["Shakespeare (data folder)", "A text file or folder…"]
+    assert p.limit_label.text() == "Rows"
     choose(qtbot, p.data, "A text file or folder…")
     type_into(qtbot, p.batch, "1")
     type_into(qtbot, p.epochs, "1")

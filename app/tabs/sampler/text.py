@@ -130,7 +130,7 @@ class TextSamplerPage(SteppedRun, QWidget):
         self._set_views(["text"])
         self.views[0].set_text("", [], 0)
         self.bars_for.setVisible(False)
-        self.bars.show_chars(None, None, "", "the distribution of each new character shows while writing")
+        self.bars.show_chars(None, None, "", "each new character's distribution shows while writing")
         self.strips.show_attention("", None, None, title="Attention: press Start, or click a character")
         self.stats.setText(LEGEND)
 
@@ -253,7 +253,7 @@ class TextSamplerPage(SteppedRun, QWidget):
         elif state.beam and board.finished is None:
             self.bars.show_chars(None, None, "", "beam search ranks whole texts: no per-character draw")
         else:
-            self.bars.show_chars(None, None, "", "the distribution of each new character shows while writing")
+            self.bars.show_chars(None, None, "", "each new character's distribution shows while writing")
 
     def _render_attention(self, board: TextBoard) -> None:
         p = self._shown_panel(board)

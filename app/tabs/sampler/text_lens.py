@@ -85,10 +85,10 @@ class TextLens:
             return
         nats = event.result
         total, n = float(nats.sum()), len(nats)
-        line = (f"log p = {-total:.1f} nats, {total / math.log(2) / n:.3f} bits/char over {n:,} characters."
-                + windows_note(model, n))
-        self.page.inputs.lens_result.setText(line)
-        board = TextBoard(["Likelihood lens"], [], model.vocab, caption=f"Likelihood lens: {line}")
+        line = f"log p = {-total:.1f} nats, {total / math.log(2) / n:.3f} bits/char over {n:,} characters."
+        note = windows_note(model, n)
+        self.page.inputs.lens_result.setText(line + (" Scored in windows (see under the text)." if note else ""))
+        board = TextBoard(["Likelihood lens"], [], model.vocab, caption=f"Likelihood lens: {line}{note}", total=n)
         board.panels[0].prompt = 0
         board.finish(TextFinished((ids.numpy(),), (nats,), 0))
         self.page.stop()

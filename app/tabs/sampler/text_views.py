@@ -241,6 +241,7 @@ class CharBars(DistributionBars):
         """before, after: (V,) probabilities over ``vocab`` (None clears)."""
         if before is None:
             self.show_probs(None, None, title)
+            self.plot_item.getAxis("bottom").setTicks([[]])
             return
         top = np.argsort(-before, kind="stable")[:TOP]
         self.show_probs(before[top], after[top], title)
