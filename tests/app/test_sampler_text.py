@@ -5,8 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QToolTip
 
 from app.tabs.sampler.text_panel import SPEEDS
 from engine.checkpoints import save_checkpoint
@@ -14,6 +16,7 @@ from engine.models.transformer import CharTransformer
 from engine.sampling.decoding import make_strategy
 from engine.sampling.text import generate_text
 from tests.app import gui
+from tests.app.test_fit import clipped, unreachable
 from tests.app.gui import open_checkpoint_from_menu, open_tab, press, type_into
 
 VOCAB = "".join(sorted(set("ROMEO:\nJULIET, the quick brown fox; jumps over a lazy dog! Why?'")))
@@ -106,8 +109,13 @@ def test_start_writes_the_engines_text_with_tints_bars_and_attention(qtbot, page
     assert "ROMEO" not in page.note.text()
     # the bars: the last step's top 20 characters
     assert len(page.bars.model_bars.opts["x"]) + len(page.bars.cut_bars.opts["x"]) == 20
-    # hover tooltip of a generated character names its top alternatives
-    assert "top choices" in page.board.tip(0, 10) and "surprisal" in page.board.tip(0, 10)
+    # hovering a generated character: its p, surprisal and the model's top alternatives
+    port = view.viewport()
+    pos = view.cell_centre(10)
+    QTest.mouseMove(port, pos)
+    QApplication.sendEvent(port, QHelpEvent(QEvent.Type.ToolTip, pos, port.mapToGlobal(pos)))
+    tip = QToolTip.text()
+    assert "top choices" in tip and "surprisal" in tip and "character 11, generated" in tip
 
 
 def test_step_adds_exactly_one_character_and_pause_stop(qtbot, page):
@@ -203,6 +211,11 @@ def test_lens_scores_a_text_exactly_and_names_an_unknown_character(qtbot, page):
     bits = -exact / math.log(2) / len(text)
     assert f"{bits:.3f} bits/char" in result
     assert page.views[0].text == text and np.all(np.isfinite(page.views[0].nats))
+    window = page.window()
+    assert (window.width(), window.height()) == (1200, 800) and clipped(window) == []
+    lens = {"text": field, "examples": page.inputs.lens_source, "Score": page.inputs.score,
+            "result": page.inputs.lens_result}
+    assert {name: why for name, w in lens.items() if (why := unreachable(window, w))} == {}
     paste(qtbot, field, "é")
     press(qtbot, page.inputs.score)
     assert "'é'" in page.inputs.lens_result.text() and "vocabulary" in page.inputs.lens_result.text()

@@ -131,6 +131,9 @@ class TextInputs(QTabWidget):
         self.lens_source = QComboBox()
         self.lens_source.addItems(LENS_SOURCES)
         self.lens_source.setToolTip("Fill the box with an example (or shuffle the words in it)")
+        self.lens_source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.lens_source.setMinimumContentsLength(12)  # the window's minimum width stays the other pages'
+
         self.score = QPushButton("Score")
         self.score.setToolTip("Exact log p of the text in the box, and each character's surprisal")
         self.lens_result = QLabel("Score a text to see its exact log p and bits per character.")

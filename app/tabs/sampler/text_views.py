@@ -256,7 +256,7 @@ class AttentionStrips(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setFont(mono_font(9))
-        self.setMinimumSize(200, 120)
+        self.setMinimumSize(200, 100)
         self.text, self.index, self.att, self.first, self.title = "", None, None, 0, ""
         self.setToolTip("Each row is one attention head: the darker the blue, the more weight the character got "
                         "(each row scaled to its largest weight). Grey: after the character, which no head can see.")
