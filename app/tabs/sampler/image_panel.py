@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QGridLayout,
     QCheckBox,
     QGroupBox,
@@ -23,7 +22,7 @@ from app.widgets import spin_box
 from app.widgets.image_view import DrawPad, ImageLabel
 from app.tabs.sampler.compare_list import CompareList, run_grid
 from app.tabs.sampler.completion import dots_mask, ring_mask
-from app.tabs.sampler.strategy_box import StrategyBox
+from app.tabs.sampler.strategy_box import StrategyBox, model_box
 from engine.sampling.decoding import Strategy, make_strategy
 from engine.sampling.compare import MAX_IMAGES
 from engine.sampling.pixelcnn import completion_mask
@@ -54,17 +53,9 @@ class ImagePanel(QWidget):
 
     # ----------------------------------------------------------- boxes
     def _model_box(self) -> QGroupBox:
-        box = QGroupBox("Model")
-        form = QFormLayout(box)
-        self.model = QComboBox()
-        self.model.setToolTip("The bundled PixelCNNs, NADE and MADEs; File › Open checkpoint adds your own")
         self.label = spin_box(0, 9, 0, tip="The digit to paint (class-conditional models only)")
-        self.model_info = QLabel()
-        self.model_info.setWordWrap(True)
-        form.addRow(self.model)
-        form.addRow("Digit label", self.label)
-        form.addRow(self.model_info)
-        return box
+        return model_box(self, "The bundled PixelCNNs, NADE and MADEs; File › Open checkpoint adds your own",
+                         (("Digit label", self.label),))
 
     def _strategy_box(self) -> StrategyBox:
         """The shared strategy form (light truncation: top-p 0.9 cuts every rare stroke); 2 to 16 values per pixel,

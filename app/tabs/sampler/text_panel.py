@@ -11,7 +11,6 @@ import random
 
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.tabs.sampler.compare_list import CompareList, run_grid
-from app.tabs.sampler.strategy_box import StrategyBox
+from app.tabs.sampler.strategy_box import StrategyBox, model_box
 from app.tabs.sampler.text_views import mono_font
 from app.widgets import spin_box
 from engine.sampling.decoding import Strategy, make_strategy
@@ -58,14 +57,8 @@ class TextPanel(QWidget):
         self._mode_changed(0)
 
     def _model_box(self) -> QGroupBox:
-        box = QGroupBox("Model")
-        form = QFormLayout(box)
-        self.model = QComboBox()
-        self.model.setToolTip("The bundled character Transformer; File › Open checkpoint adds your own")
-        self.model_info = QLabel("No text model loaded yet.")
-        self.model_info.setWordWrap(True)
-        form.addRow(self.model)
-        form.addRow(self.model_info)
+        box = model_box(self, "The bundled character Transformer; File › Open checkpoint adds your own")
+        self.model_info.setText("No text model loaded yet.")
         return box
 
     def _strategy_box(self) -> StrategyBox:
