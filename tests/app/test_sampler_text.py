@@ -186,6 +186,16 @@ def test_compare_strategies_side_by_side_from_one_seed(qtbot, page):
     assert page.bars_for.isVisible()
     # greedy and beam: the most probable texts are at least as probable as top-p's
     assert beam.log_prob >= page.board.panels[1].log_prob
+    # a beam's character was not drawn step by step: a click reads its attention from one pass over its window
+    view = page.views[2]
+    view.scroll_to(20)
+    qtbot.wait(20)
+    qtbot.mouseClick(view.viewport(), gui.LEFT, gui.NO_MOD, view.cell_centre(20))
+    qtbot.waitUntil(lambda: page.strips.index == 20, timeout=5000)
+    assert page.bars_for.currentIndex() == 2
+    from engine.sampling.text_compare import attention_at
+    maps, _ = attention_at(page.model, beam.ids, 20)
+    np.testing.assert_allclose(page.strips.att, maps[page.layer.currentIndex()].astype(np.float32), atol=1e-3)
 
 
 def test_unknown_prompt_character_is_refused_by_name(qtbot, page):

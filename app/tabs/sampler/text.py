@@ -203,6 +203,7 @@ class TextSamplerPage(SteppedRun, QWidget):
         if self.board is None:
             return
         self.board.selected = (panel, index)
+        self.plots_at = 0.0  # the plots show the click at the next frame, even while text streams
         if self.bars_for.currentIndex() != panel and panel < self.bars_for.count():
             self.bars_for.setCurrentIndex(panel)
         state = self.board.panels[panel]
@@ -216,6 +217,7 @@ class TextSamplerPage(SteppedRun, QWidget):
     def _attention_ready(self, board: TextBoard, panel: int, index: int, event) -> None:
         if isinstance(event, Done) and index < len(board.panels[panel].attention):
             board.panels[panel].attention[index] = event.result
+            self.plots_at = 0.0
             self._mark_dirty()
 
     # ------------------------------------------------------------- drawing
@@ -231,7 +233,7 @@ class TextSamplerPage(SteppedRun, QWidget):
             view.set_text(board.text(p), state.nats, state.prompt, mark)
             label.setText(f"<b>{board.titles[p]}</b> · {board.summary(p)}")
         now = time.perf_counter()
-        streaming = self.running() and not self.job.paused and board.selected is None
+        streaming = self.running() and not self.job.paused
         if streaming and now - self.plots_at < PLOTS_S:
             self.dirty = True  # the plots are owed: the next frame looks again
             return
