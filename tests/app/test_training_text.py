@@ -6,6 +6,7 @@ import pytest
 
 from app.tabs.training.panel import MODELS
 from app.worker import JobState
+from engine.data.folder import DataFolder, shared_data_dir
 from tests.app.gui import choose, open_tab, press, select_row, type_into
 
 WORDS = ("to be or not to be that is the question whether tis nobler in the mind to suffer the slings and arrows "
@@ -59,3 +60,31 @@ def test_a_tiny_transformer_trains_on_a_text_file_with_paragraphs_and_goes_to_th
     assert window.tabs.currentWidget() is sampler and sampler.stack.currentWidget() is sampler.text
     qtbot.waitUntil(lambda: sampler.text.model is not None and sampler.text.model.width == 16, timeout=10000)
     assert sampler.text.model.vocab == "".join(sorted(set(WORDS)))
+
+
+SHARED = shared_data_dir()
+
+
+@pytest.mark.skipif(SHARED is None or not (SHARED / "shakespeare" / "works").is_dir(),
+                    reason="the Shakespeare works are not in ../shared/data")
+def test_a_tiny_transformer_starts_on_the_shakespeare_set(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENSCOPE_RUNS", str(tmp_path / "runs"))
+    label = "Transformer (Shakespeare)"
+    monkeypatch.setitem(MODELS, label, ("transformer", {"width": 16, "layers": 1, "heads": 2, "context": 32}))
+    window = make_window(data=DataFolder(SHARED, "explicit"))
+    tab = open_tab(qtbot, window, "training")
+    p = tab.panel
+    choose(qtbot, p.model, label)
+    assert p.data.currentText() == "Shakespeare (data folder)"
+    for field, value in ((p.limit, "20"), (p.batch, "2"), (p.epochs, "1"), (p.sample_every, "10"), (p.threads, "1")):
+        type_into(qtbot, field, value)
+    press(qtbot, p.buttons["Start"])
+    job = tab.job
+    assert job is not None, tab.status.text()
+    qtbot.waitUntil(lambda: job.state.finished and p.buttons["Start"].isEnabled(), timeout=180000)
+    assert job.state is JobState.DONE, tab.status.text()
+    tab.curves.redraw()
+    assert tab.curves.series[("ELBO terms / bits", "bits/char")].n == 10
+    assert ("ELBO terms / bits", "val bits/char") in tab.curves.series
+    config = json.loads((tab.run_dir / "config.json").read_text())
+    assert config["data"]["spec"]["name"] == "shakespeare" and tab.samples.paragraphs.toPlainText()
