@@ -44,7 +44,8 @@ class CharStep:
     from; ``log_prob`` its model log p (nats); ``sampled`` False for a prompt character;
     ``log_prob_so_far`` nats over the sampled characters so far; ``attention``: one (H, m) float16 array per
     layer, the attention of the input that predicted it over inputs ``window`` .. ``index`` (input 0 is BOS,
-    input j >= 1 is character j - 1).
+    input j >= 1 is character j - 1); None for a prompt character more than a context before the prompt's end
+    (a long pasted prompt would hold megabytes of them; :func:`attention_at` reads one when asked).
     """
 
     index: int
@@ -138,10 +139,11 @@ def _char_steps(model, prompt: str, new_chars: int, strategy: Strategy, seed: in
             return
         seen = watched.state
         before = float(event.probs_before[0, event.value[0]])
+        keep = event.step >= len(prompt) - model.context  # a long prompt's early attention is not kept (memory)
+        maps = tuple(a[0].float().numpy().astype(np.float16) for a in seen.attention) if keep else None
         pending.append(CharStep(event.step, int(event.value[0]), event.probs_before[0], event.probs_after[0],
                                 float(np.log(max(before, 1e-30))), bool(event.sampled[0]),
-                                float(event.log_prob_so_far[0]),
-                                tuple(a[0].float().numpy().astype(np.float16) for a in seen.attention), seen.window))
+                                float(event.log_prob_so_far[0]), maps, seen.window))
         if isinstance(event, Step) and event.sampled[0]:
             yield tuple(pending)
             pending = []

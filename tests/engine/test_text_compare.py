@@ -45,7 +45,9 @@ def test_each_steps_attention_is_the_windows_and_never_looks_ahead():
     assert "longer than the model's context of 8" in prompt_note(model, prompt) and not prompt_note(model, "ab")
     events = list(text_steps(model, prompt, 10, [make_strategy("sample")], seed=1))
     values = events[-1].values[0]
-    for step in (s for t in events[:-1] for s in t.events[0]):
+    steps = [s for t in events[:-1] for s in t.events[0]]
+    assert [s.index for s in steps if s.attention is None] == list(range(len(prompt) - model.context))
+    for step in (s for s in steps if s.attention is not None):
         maps, window = attention_at(model, values, step.index)
         assert window == step.window and step.index + 1 - window <= model.context
         for got, want in zip(step.attention, maps):

@@ -45,7 +45,7 @@ class TextPanelState:
         record = (top, step.probs_before[top])
         if step.index < self.prompt:
             self.nats[step.index], self.tops[step.index] = -step.log_prob, record
-            self.attention[step.index] = (step.attention, step.window)
+            self.attention[step.index] = None if step.attention is None else (step.attention, step.window)
         else:
             self.ids.append(step.value)
             self.nats.append(-step.log_prob)
