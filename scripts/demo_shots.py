@@ -4,9 +4,10 @@ Run under a (virtual) display:  xvfb-run -a .venv/bin/python scripts/demo_shots.
 Each shot is the real window rendered by Qt (QWidget.grab) after scripted
 interaction: hovering and pinning in the latent explorer, a fitted mixture,
 a PixelCNN painting, a comparison of decoding strategies and a WaveNet
-saying "seven", a flow trained in the Density lab. A second argument
-``sampler`` (or ``audio``, ``density``) takes only the Sampler's shots
-(or only the audio one, only the Density lab's).
+saying "seven", a flow trained in the Density lab, a character Transformer writing. A second
+argument ``sampler`` (or ``audio``, ``text``, ``density``) takes only the Sampler's shots (or only the audio
+one, the text one, the Density lab's). The text shot uses the bundled Transformer, or the checkpoint named by
+``$GENSCOPE_TEXT_CHECKPOINT`` (e.g. a run's checkpoints/last.safetensors).
 """
 
 import os
@@ -100,6 +101,31 @@ def density_shot(app: QApplication, window: MainWindow, out: Path) -> None:
     window.grab().save(str(out / "density_lab.png"))
 
 
+def text_shot(app: QApplication, window: MainWindow, out: Path) -> None:
+    """Text mode: the Transformer writing after a prompt, a character clicked for its attention."""
+    tab = window.tab_by_key["sampler"]
+    window.tabs.setCurrentWidget(tab)
+    tab.show_mode("Text")
+    page = tab.text
+    if os.environ.get("GENSCOPE_TEXT_CHECKPOINT"):
+        window.open_checkpoint(Path(os.environ["GENSCOPE_TEXT_CHECKPOINT"]))
+        wait_until(app, lambda: page.models.path == Path(os.environ["GENSCOPE_TEXT_CHECKPOINT"]), 30)
+    wait_until(app, lambda: page.model is not None, 30)
+    page.inputs.prompt.setPlainText("ROMEO:\nBut soft, what light")
+    page.panel.strategy_name.setCurrentText("top-p")
+    page.panel.seed.setValue(1)
+    page.panel.length.setValue(360)
+    page.panel.speed.setCurrentText("As fast as it goes")
+    page.start()
+    wait_until(app, lambda: page.board.ticks >= 300, 60)
+    page.pause()
+    pump(app, 0.5)
+    page.select(0, len(page.board.panels[0].ids) - 40)
+    pump(app, 0.5)
+    window.grab().save(str(out / "sampler_text.png"))
+    page.stop()
+
+
 def main(out_dir: str, only: str | None = None) -> None:
     out = Path(out_dir)
     app = QApplication([sys.argv[0]])
@@ -114,10 +140,13 @@ def main(out_dir: str, only: str | None = None) -> None:
         window.close()
         Path(out / ".demo_settings.ini").unlink(missing_ok=True)
         return
-    if only in ("sampler", "audio"):
+    if only in ("sampler", "audio", "text"):
         if only == "sampler":
             sampler_shots(app, window, out)
-        audio_shot(app, window, out)
+        if only in ("sampler", "audio"):
+            audio_shot(app, window, out)
+        if only in ("sampler", "text"):
+            text_shot(app, window, out)
         window.close()
         Path(out / ".demo_settings.ini").unlink(missing_ok=True)
         return
@@ -147,6 +176,7 @@ def main(out_dir: str, only: str | None = None) -> None:
     sampler_shots(app, window, out)
     audio_shot(app, window, out)
     density_shot(app, window, out)
+    text_shot(app, window, out)
     training = window.tab_by_key["training"]
     window.tabs.setCurrentWidget(training)
     training.panel.data.setCurrentText("MNIST (data folder)")

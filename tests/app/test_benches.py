@@ -24,6 +24,8 @@ BENCHES = {
     "pixelcnn": (["bench/pixelcnn.py", "--repeats", "1"], ["speedup_fast_vs_naive", "paint_fps"]),
     "wavenet": (["bench/wavenet.py", "--repeats", "1", "--seconds", "0.5", "--naive-samples", "50",
                  "--stream-seconds", "1"], ["realtime_factor", "speedup_vs_naive", "underruns"]),
+    "transformer": (["bench/transformer.py", "--repeats", "1", "--test-limit", "3000", "--gui-chars", "120"],
+                    ["test_bits_per_char", "kv_cache_speedup", "chars_per_s", "text_event_loop_p99_ms"]),
     "training": (["bench/training.py", "--repeats", "1"], ["monitor_overhead", "wavenet_monitor_overhead",
                                                            "event_loop_p99_ms"]),
 }

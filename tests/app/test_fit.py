@@ -74,7 +74,7 @@ def plot_items_on_screen(plot) -> list[str]:
 def controls(window, key: str) -> dict[str, QWidget]:
     """The controls the README names, per tab (its sections Latent explorer, Sampler, GMM fitter, Density lab,
     Training)."""
-    tab = window.tab_by_key["sampler" if key in ("images", "audio") else key.split("-")[0]]
+    tab = window.tab_by_key["sampler" if key in ("images", "audio", "text") else key.split("-")[0]]
     if key == "latent":
         p = tab.panel
         return {"model": p.model, "decode": p.decoded, "manifold grid": p.show_grid, "grid size": p.grid_size,
@@ -97,6 +97,14 @@ def controls(window, key: str) -> dict[str, QWidget]:
         p = tab.audio.panel
         named = {"model": p.model, "condition": p.condition, "seconds": p.seconds, "prime": p.prime,
                  "Save WAV": p.save, "clips": p.clips, "Replay": p.replay, "scope": tab.audio.scope}
+        return named | {name: b for name, b in p.buttons.items()}
+    if key == "text":
+        page = tab.text
+        p, i = page.panel, page.inputs
+        named = {"model": p.model, "strategy": p.strategy_name, "mode": p.mode, "speed": p.speed,
+                 "characters": p.length, "compare list": p.compare.list, "Add strategy": p.compare.add,
+                 "Clear": p.compare.clear, "prompt": i.prompt, "text": page.views[0], "bars": page.bars,
+                 "attention": page.strips, "layer": page.layer}
         return named | {name: b for name, b in p.buttons.items()}
     if key == "gmm":
         p = tab.panel
@@ -135,8 +143,8 @@ def window(qtbot, make_window):
 
 
 def show_page(qtbot, window, page: str):
-    tab = open_tab(qtbot, window, "sampler" if page in ("images", "audio") else page.split("-")[0])
-    if page in ("images", "audio"):
+    tab = open_tab(qtbot, window, "sampler" if page in ("images", "audio", "text") else page.split("-")[0])
+    if page in ("images", "audio", "text"):
         press(qtbot, gui.button(tab, page.capitalize()))
     if page == "density-costs":
         bar = tab.pages.tabBar()
@@ -145,7 +153,7 @@ def show_page(qtbot, window, page: str):
     return tab
 
 
-@pytest.mark.parametrize("page", ["latent", "images", "audio", "gmm", "density", "density-costs", "training"])
+@pytest.mark.parametrize("page", ["latent", "images", "audio", "text", "gmm", "density", "density-costs", "training"])
 def test_every_page_fits_1200_by_800(qtbot, window, page):
     tab = show_page(qtbot, window, page)
     assert clipped(window) == [], "clipped text"
@@ -193,13 +201,13 @@ def test_the_wheel_over_a_plot_in_a_side_panel_scrolls_the_panel(qtbot, window, 
     assert plot.getPlotItem().getViewBox().viewRange() == view_range, "the plot did not zoom"
 
 
-@pytest.mark.parametrize("page", ["latent", "gmm", "density", "training"])
+@pytest.mark.parametrize("page", ["latent", "text", "gmm", "density", "training"])
 def test_side_panel_fits_without_scrolling(qtbot, window, page):
-    """The side panels of the Latent explorer, the GMM fitter, the Density lab and the Training monitor show
-    whole at 1200 x 800:
+    """The side panels of the Latent explorer, the Sampler's text mode, the GMM fitter, the Density lab and the
+    Training monitor show whole at 1200 x 800:
     no scroll bar to move, and every control the README names lies fully on screen."""
     tab = show_page(qtbot, window, page)
-    area = scroll_area_of(tab.panel)
+    area = scroll_area_of(tab.text.panel if page == "text" else tab.panel)
     assert area is None or area.verticalScrollBar().maximum() == 0
     for name, widget in controls(window, page).items():
         if widget.isVisibleTo(window) and widget.window() is window:

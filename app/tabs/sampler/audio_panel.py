@@ -8,7 +8,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QLabel,
@@ -20,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets import spin_box
-from app.tabs.sampler.strategy_box import StrategyBox
+from app.tabs.sampler.strategy_box import StrategyBox, model_box
 from engine.data.audio import FSDD_SPEAKERS, NOTE_HZ
 
 AUDIO_STRATEGIES = ("sample", "greedy", "temperature", "top-k", "top-p", "min-p")
@@ -51,18 +50,9 @@ class AudioPanel(QWidget):
         layout.addStretch(1)
 
     def _model_box(self) -> QGroupBox:
-        box = QGroupBox("Model")
-        form = QFormLayout(box)
-        self.model = QComboBox()
-        self.model.setToolTip("The bundled WaveNet; File › Open checkpoint adds your own")
         self.condition = QComboBox()
         self.condition.setToolTip("Global conditioning: which digit (or speaker) the model should say")
-        self.model_info = QLabel()
-        self.model_info.setWordWrap(True)
-        form.addRow(self.model)
-        form.addRow("Say", self.condition)
-        form.addRow(self.model_info)
-        return box
+        return model_box(self, "The bundled WaveNet; File › Open checkpoint adds your own", (("Say", self.condition),))
 
     def _run_box(self) -> QGroupBox:
         box = QGroupBox("Generate")

@@ -15,7 +15,7 @@ mask in :mod:`~app.tabs.sampler.completion`; one pass vs D passes under it
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -33,7 +33,8 @@ from app.widgets.image_view import save_png
 from app.tabs.sampler.pixel_views import HEAT_MAX, DistributionBars, NllHistogram, PanelGrid
 from app.tabs.sampler.strategy_box import describe
 from app.tabs.sampler.model_choice import ModelChoice
-from app.worker import Job, JobState
+from app.tabs.sampler.stepping import SteppedRun
+from app.worker import Job
 from engine.catalog import kinds_for
 from engine.errors import ConfigError
 from engine.sampling.compare import PaintFinished, PaintTick, check_run, paint_steps
@@ -61,8 +62,10 @@ class Throttle:
             yield event
 
 
-class ImageSamplerPage(QWidget):
+class ImageSamplerPage(SteppedRun, QWidget):
     """Canvas, distribution bars and lens histogram on the left; the panel on the right."""
+
+    TICK, FINISHED, UNIT = PaintTick, PaintFinished, "pixels"
 
     def __init__(self, context) -> None:
         super().__init__()
@@ -119,9 +122,7 @@ class ImageSamplerPage(QWidget):
 
     def _connect(self) -> None:
         p = self.panel
-        handlers = {"Start": self.start, "Pause": self.pause, "Step": self.step, "Stop": self.stop}
-        for name, handler in handlers.items():
-            p.buttons[name].clicked.connect(lambda _=False, h=handler: self._call(h))
+        self._connect_run_buttons()
         p.export.clicked.connect(self.export_dialog)
         p.complete.clicked.connect(lambda _=False: self._call(self.complete))
         p.measure.clicked.connect(lambda _=False: self._call(self.lens.measure))
@@ -130,10 +131,6 @@ class ImageSamplerPage(QWidget):
                        p.pad.drawn):
             signal.connect(lambda _: self.digits.update_preview())
         self.bars_for.currentIndexChanged.connect(lambda _: self._mark_dirty())
-
-    @staticmethod
-    def _call(fn: Callable) -> None:
-        fn()  # a slot returns None (PySide refcount bug with returned objects)
 
     # ------------------------------------------------------------- models
     @property
@@ -253,88 +250,22 @@ class ImageSamplerPage(QWidget):
     def _show_board(self, board: PaintBoard, footers: list[str] | None = None) -> None:
         self.board = board
         self.grid.set_panels(board.titles, footers)
-        self.bars_for.blockSignals(True)
-        self.bars_for.clear()
-        self.bars_for.addItems([f"Bars: {t}" for t in board.titles])
-        self.bars_for.blockSignals(False)
-        self.bars_for.setVisible(len(board.titles) > 1)
+        self._fill_bars_for(board.titles, "Bars")
         self._mark_dirty()
 
-    def _on_event(self, board: PaintBoard, event) -> None:
-        if board is not self.board:
-            return
-        if isinstance(event, PaintTick):
-            board.apply(event)
-        elif isinstance(event, PaintFinished):
-            board.finish(event)
-        self.dirty = True
-
-    def _on_finished(self, job: Job) -> None:
-        if job is not self.job:
-            return
-        self.finished_job = job  # every event of the job has been handled by now
-        if job.state is JobState.CANCELLED and self.board is not None:
-            self.set_note(f"Stopped after {self.board.ticks} of {self.board.total} pixels.")
-        elif self.board is not None and self.board.blank_reasons():
-            self.set_note(" ".join(self.board.blank_reasons()))
-        self._update_buttons()
-        self._mark_dirty()
-
-    def running(self) -> bool:
-        return self.job is not None and not self.job.state.finished
-
-    def pause(self) -> None:
-        """Pause or resume the running job."""
-        if not self.running():
-            return
-        if self.job.paused:
-            self.job.resume()
-        else:
-            self.job.pause()
-        self._update_buttons()
-
-    def step(self) -> None:
-        """Paint exactly one more pixel (of every image), then hold; starts a new run when none is going."""
-        if self.running():
-            self.job.step()
-            self._update_buttons()
-        else:
-            self.start(step=True)
-
-    def stop(self) -> None:
-        if self.running():
-            self.job.cancel()
-        self._update_buttons()
-
-    def shutdown(self) -> None:
-        self.stop()
-        self.timer.stop()
+    def _finished_note(self, board: PaintBoard) -> None:
+        if board.blank_reasons():
+            self.set_note(" ".join(board.blank_reasons()))
 
     def _speed_changed(self, _index: int) -> None:
         self.throttle.rate = self.panel.speed_limit()
 
-    def _update_buttons(self) -> None:
-        running = self.running()
-        self.panel.buttons["Pause"].setText("Resume" if running and self.job.paused else "Pause")
-        self.panel.buttons["Pause"].setEnabled(running)
-        self.panel.buttons["Stop"].setEnabled(running)
-
     # ------------------------------------------------------------- drawing
-    def _mark_dirty(self) -> None:
-        self.dirty = True
-        if not self.timer.isActive():
-            self.timer.start()
-
     def _render(self) -> None:
         """Redraw from the board if it changed (at most every REDRAW_MS); idle timers stop."""
-        board = self.board
-        self._update_buttons()  # a Step ends paused on the worker's side
-        if not self.dirty or board is None:
-            if not self.running():
-                self.timer.stop()
+        board = self._render_due()
+        if board is None:
             return
-        self.dirty = False
-        self.redraws += 1
         for p in range(len(board.sizes)):
             self.grid.show_panel(p, board.rgb(p), board.heat(p), board.marks(p))
             self.grid.set_title(p, f"<b>{board.titles[p]}</b><br>{board.summary(p)}")

@@ -9,12 +9,10 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QGridLayout,
     QCheckBox,
     QGroupBox,
     QLabel,
-    QListWidget,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -22,11 +20,11 @@ from PySide6.QtWidgets import (
 
 from app.widgets import spin_box
 from app.widgets.image_view import DrawPad, ImageLabel
+from app.tabs.sampler.compare_list import CompareList, run_grid
 from app.tabs.sampler.completion import dots_mask, ring_mask
-from app.tabs.sampler.strategy_box import StrategyBox, describe
+from app.tabs.sampler.strategy_box import StrategyBox, model_box
 from engine.sampling.decoding import Strategy, make_strategy
-from engine.errors import ConfigError
-from engine.sampling.compare import MAX_IMAGES, MAX_PANELS
+from engine.sampling.compare import MAX_IMAGES
 from engine.sampling.pixelcnn import completion_mask
 
 MODES = ["Single image", "Batch grid", "Compare strategies"]
@@ -55,17 +53,9 @@ class ImagePanel(QWidget):
 
     # ----------------------------------------------------------- boxes
     def _model_box(self) -> QGroupBox:
-        box = QGroupBox("Model")
-        form = QFormLayout(box)
-        self.model = QComboBox()
-        self.model.setToolTip("The bundled PixelCNNs, NADE and MADEs; File › Open checkpoint adds your own")
         self.label = spin_box(0, 9, 0, tip="The digit to paint (class-conditional models only)")
-        self.model_info = QLabel()
-        self.model_info.setWordWrap(True)
-        form.addRow(self.model)
-        form.addRow("Digit label", self.label)
-        form.addRow(self.model_info)
-        return box
+        return model_box(self, "The bundled PixelCNNs, NADE and MADEs; File › Open checkpoint adds your own",
+                         (("Digit label", self.label),))
 
     def _strategy_box(self) -> StrategyBox:
         """The shared strategy form (light truncation: top-p 0.9 cuts every rare stroke); 2 to 16 values per pixel,
@@ -82,32 +72,19 @@ class ImagePanel(QWidget):
         self.mode = QComboBox()
         self.mode.addItems(MODES)
         self.n_images = spin_box(1, MAX_IMAGES, 16, tip="Images in the batch grid, or per strategy when comparing")
-        self.compare_list = QListWidget()
-        self.compare_list.setMaximumHeight(78)
-        self.compare_list.setToolTip(f"2 to {MAX_PANELS} strategies painted side by side from the same seed")
-        self.add_compare = QPushButton("Add strategy")
-        self.add_compare.setToolTip("Add the strategy above to the comparison")
-        self.clear_compare = QPushButton("Clear")
+        self.compare = CompareList(self.strategy_box, [
+            make_strategy("sample"), make_strategy("temperature", temperature=0.8), make_strategy("top-p", top_p=0.99),
+            make_strategy("greedy")])
+        self.compare_list, self.add_compare, self.clear_compare = self.compare.list, self.compare.add, self.compare.clear
         self.speed = QComboBox()
         self.speed.addItems([name for name, _ in SPEEDS])
         self.speed.setCurrentIndex(2)
         self.buttons = {name: QPushButton(name) for name in ("Start", "Pause", "Step", "Stop")}
         self.buttons["Step"].setToolTip("Paint exactly one pixel (of every image), then hold")
         self.export = QPushButton("Export PNG…")
-        for row, (label, widget) in enumerate((("Mode", self.mode), ("Images", self.n_images), ("Speed", self.speed))):
-            grid.addWidget(QLabel(label), row, 0)
-            grid.addWidget(widget, row, 1, 1, 3)
-        grid.addWidget(self.compare_list, 3, 0, 1, 4)
-        grid.addWidget(self.add_compare, 4, 0, 1, 2)
-        grid.addWidget(self.clear_compare, 4, 2, 1, 2)
-        for i, name in enumerate(("Start", "Pause", "Step", "Stop")):
-            grid.addWidget(self.buttons[name], 5, i)
-        grid.addWidget(self.export, 6, 0, 1, 4)
-        self.compare_strategies = [make_strategy("sample"), make_strategy("temperature", temperature=0.8),
-                                   make_strategy("top-p", top_p=0.99), make_strategy("greedy")]
-        self.compare_list.addItems([describe(s) for s in self.compare_strategies])
-        self.add_compare.clicked.connect(self.add_current_to_compare)
-        self.clear_compare.clicked.connect(self.clear_comparison)
+        last = run_grid(grid, (("Mode", self.mode), ("Images", self.n_images), ("Speed", self.speed)), self.compare,
+                        self.buttons)
+        grid.addWidget(self.export, last, 0, 1, 4)
         return box
 
     def _digit_box(self) -> QGroupBox:
@@ -162,29 +139,23 @@ class ImagePanel(QWidget):
     # --------------------------------------------------------- reading
     def _mode_changed(self, index: int) -> None:
         compare = MODES[index] == "Compare strategies"
-        for widget in (self.compare_list, self.add_compare, self.clear_compare):
-            widget.setEnabled(compare)
+        self.compare.set_enabled(compare)
         self.n_images.setEnabled(MODES[index] != "Single image")
 
     def strategy(self) -> Strategy:
         """The chosen strategy, built and validated by the engine (raises ConfigError with its reason)."""
         return self.strategy_box.strategy()
 
+    @property
+    def compare_strategies(self) -> list:
+        """The strategies of the comparison (:class:`~app.tabs.sampler.compare_list.CompareList`)."""
+        return self.compare.strategies
+
     def add_current_to_compare(self) -> None:
-        try:
-            strategy = self.strategy()
-        except ConfigError as exc:
-            self.strategy_error.setText(str(exc))
-            return
-        if len(self.compare_strategies) >= MAX_PANELS:
-            self.strategy_error.setText(f"A comparison holds {MAX_PANELS} strategies at most; Clear it first.")
-            return
-        self.compare_strategies.append(strategy)
-        self.compare_list.addItem(describe(strategy))
+        self.compare.add_current()
 
     def clear_comparison(self) -> None:
-        self.compare_strategies = []
-        self.compare_list.clear()
+        self.compare.clear_all()
 
     def speed_limit(self) -> float | None:
         """Pixels per second, or None for as fast as possible."""

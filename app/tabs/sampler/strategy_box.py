@@ -75,6 +75,22 @@ class StrategyBox(QGroupBox):
         return make_strategy(name, **kwargs)
 
 
+def model_box(panel, tip: str, rows: tuple = ()) -> QGroupBox:
+    """The "Model" box of a Sampler panel: ``panel.model`` (the combo, tooltip ``tip``), the (label, widget)
+    ``rows`` under it, and ``panel.model_info`` (a wrapped line about the loaded model)."""
+    box = QGroupBox("Model")
+    form = QFormLayout(box)
+    panel.model = QComboBox()
+    panel.model.setToolTip(tip)
+    panel.model_info = QLabel()
+    panel.model_info.setWordWrap(True)
+    form.addRow(panel.model)
+    for label, widget in rows:
+        form.addRow(label, widget)
+    form.addRow(panel.model_info)
+    return box
+
+
 def describe(strategy: Strategy) -> str:
     """A short label: 'top-p 0.9, T 0.8', 'beam 4', 'greedy'."""
     if strategy.is_beam:

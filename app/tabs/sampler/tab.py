@@ -1,6 +1,6 @@
 """Sampler tab: autoregressive models generating, one mode per kind of output.
 
-A switch ("Images": PixelCNN, "Audio": WaveNet) over a stack of pages. Each page is a
+A switch ("Images": PixelCNN, NADE, MADE; "Audio": WaveNet; "Text": the character Transformer) over a stack of pages. Each page is a
 QWidget that may implement ``accepts_checkpoint(config)``,
 ``open_checkpoint(path, config)`` and ``shutdown()``; the tab forwards
 them. Pages are added with :meth:`SamplerTab.add_mode`.
@@ -30,11 +30,14 @@ class SamplerTab(QWidget):
         layout.addWidget(self.stack, 1)
         from app.tabs.sampler.audio import AudioSamplerPage
         from app.tabs.sampler.image import ImageSamplerPage
+        from app.tabs.sampler.text import TextSamplerPage
 
         self.images = ImageSamplerPage(context)
         self.add_mode("Images", self.images)
         self.audio = AudioSamplerPage(context)
         self.add_mode("Audio", self.audio)
+        self.text = TextSamplerPage(context)
+        self.add_mode("Text", self.text)
 
     def add_mode(self, title: str, page: QWidget) -> None:
         """Add a page with a mode button ``title``; the first page added is shown."""

@@ -140,14 +140,21 @@ class TrainingMonitorTab(QWidget):
         return settings, self._data_spec(values["data"], values["limit"], entry.data.get("val_limit"))
 
     def _data_spec(self, name: str, limit: int | None, val_limit: int | None) -> DataSpec | None:
-        """The chosen data set; "mnist-pick" asks for a folder holding mnist/ (None if cancelled)."""
-        folder = str(self.context.data.path)
+        """The chosen data set; "mnist-pick" asks for a folder holding mnist/, "text-pick" for a UTF-8 text file
+        (None if cancelled)."""
+        folder, path = str(self.context.data.path), None
         if name == "mnist-pick":
             folder = QFileDialog.getExistingDirectory(self, "Folder holding mnist/", folder)
             if not folder:
                 return None
             name = "mnist"
-        return DataSpec(name=name, folder=folder, limit=limit, val_limit=val_limit)
+        elif name == "text-pick":
+            path, _ = QFileDialog.getOpenFileName(self, "Train on a UTF-8 text file", "",
+                                                  "Text (*.txt);;All files (*)")
+            if not path:
+                return None
+            name = "text"
+        return DataSpec(name=name, folder=folder, limit=limit, val_limit=val_limit, path=path)
 
     def _use_kind(self, kind: str) -> None:
         """Curve names, live controls and the samples caption of a ``kind`` run."""

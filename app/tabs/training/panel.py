@@ -28,11 +28,14 @@ MODELS = presets()
 #: data choice -> engine data set name ("mnist-pick" asks for a folder, then trains on "mnist").
 DATASETS = {"MNIST (data folder)": "mnist", "MNIST from another folder…": "mnist-pick",
             "Static binarized MNIST": "binarized_mnist", "Generated shapes (offline)": "generated",
-            "Spoken digits, FSDD (data folder)": "fsdd", "Generated tones (offline)": "generated_audio"}
+            "Spoken digits, FSDD (data folder)": "fsdd", "Generated tones (offline)": "generated_audio",
+            "Shakespeare (data folder)": "shakespeare", "A text file or folder…": "text-pick"}
+#: choices that ask for a path first -> the engine data set they train on
+PICKED = {"mnist-pick": "mnist", "text-pick": "text"}
 
 
 def _engine_name(data: str) -> str:
-    return "mnist" if data == "mnist-pick" else data
+    return PICKED.get(data, data)
 
 
 class TrainingPanel(QWidget):
@@ -77,6 +80,8 @@ class TrainingPanel(QWidget):
                                              ("Threads", self.threads), ("Samples every", self.sample_every),
                                              ("Checkpoint every", self.checkpoint_every))):
             name = QLabel(label)
+            if widget is self.limit:
+                self.limit_label = name  # "Rows" for a text model (use_model_defaults)
             name.setBuddy(widget)
             name.setToolTip(widget.toolTip())
             pairs.addWidget(name, i // 2, 2 * (i % 2))
@@ -95,6 +100,10 @@ class TrainingPanel(QWidget):
                            (self.sample_every, "sample_every"), (self.checkpoint_every, "checkpoint_every")):
             spin.setValue(s[name])
         self.limit.setValue(entry.data.get("limit") or 0)
+        text = entry.samples == "text"
+        self.limit_label.setText("Rows" if text else "Images")
+        self.limit.setToolTip("Train on the first N rows of characters only (0: all of them)" if text
+                              else "Train on the first N images only (0: all of them)")
         current = self.data.currentText()
         usable = [text for text, name in DATASETS.items() if _engine_name(name) in entry.datasets]
         self.data.blockSignals(True)

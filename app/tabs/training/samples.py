@@ -1,4 +1,5 @@
-"""The training monitor's samples view: the image grid and 2-D latent snapshot, or the audio clips, of one saved step."""
+"""The training monitor's samples view: the image grid and 2-D latent snapshot, the audio clips, or the text
+paragraphs of one saved step."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSlider, QVBoxLayout,
+                               QWidget)
 
 from app.audio import AudioStatus, StreamPlayer
 
@@ -70,7 +73,8 @@ class ClipsView(QWidget):
 
 
 class SamplesView(QWidget):
-    """The latest (or a chosen step's) image grid and 2-D latent snapshot, or audio clips; one slider for all."""
+    """The latest (or a chosen step's) image grid and 2-D latent snapshot, audio clips or text paragraphs; one slider
+    for all."""
 
     def __init__(self, audio: AudioStatus | None = None) -> None:
         super().__init__()
@@ -78,6 +82,10 @@ class SamplesView(QWidget):
         self.clips = ClipsView(audio)
         self.clips.setVisible(False)
         self.grid = ImageLabel(160, "Decodes of fixed latent points at this step")
+        self.paragraphs = QPlainTextEdit()
+        self.paragraphs.setReadOnly(True)
+        self.paragraphs.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.paragraphs.setVisible(False)
         self.codes_plot = pg.PlotWidget(background="w")
         self.codes_plot.setMinimumHeight(160)
         self.codes_plot.getPlotItem().setTitle("latent codes (2-D models)")
@@ -91,6 +99,7 @@ class SamplesView(QWidget):
         row.addWidget(self.grid, 1)
         row.addWidget(self.codes_plot, 1)
         row.addWidget(self.clips, 2)
+        row.addWidget(self.paragraphs, 3)
         col = QVBoxLayout(self)
         col.setContentsMargins(0, 0, 0, 0)
         col.addLayout(row)
@@ -109,7 +118,7 @@ class SamplesView(QWidget):
             self.slider.setValue(len(self.files) - 1)
         self.slider.blockSignals(False)
         if follow:
-            self.show_arrays(event.images, event.codes, event.labels, event.audio, event.rate)
+            self.show_arrays(event.images, event.codes, event.labels, event.audio, event.rate, event.text)
             self.label.setText(f"step {event.step}")
 
     def set_files(self, files: list[Path]) -> None:
@@ -125,12 +134,17 @@ class SamplesView(QWidget):
             return
         arrays = load_samples(self.files[index])
         self.show_arrays(arrays.get("images"), arrays.get("codes"), arrays.get("labels"), arrays.get("audio"),
-                         int(arrays.get("rate", 0)))
+                         int(arrays.get("rate", 0)), arrays.get("text"))
         self.label.setText(self.files[index].stem.replace("_", " "))
 
-    def show_arrays(self, images, codes, labels, audio=None, rate: int = 0) -> None:
-        self.grid.setVisible(audio is None)
+    def show_arrays(self, images, codes, labels, audio=None, rate: int = 0, text=None) -> None:
+        """text: (G,) str paragraphs of a character model (shown one after another, ruled apart)."""
+        self.grid.setVisible(audio is None and text is None)
         self.clips.setVisible(audio is not None)
+        self.paragraphs.setVisible(text is not None)
+        if text is not None:
+            rule = "\n" + "─" * 40 + "\n"
+            self.paragraphs.setPlainText(rule.join(str(t) for t in np.atleast_1d(text)))
         if audio is not None:
             self.clips.set_clips(audio, rate)
         if images is not None:
