@@ -156,12 +156,12 @@ class MAF(nn.Module):
         """The map behind layer ``k`` (0: next to the base)."""
         return self.maps[self.n_layers - 1 - k]
 
-    def _down(self, k: int, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Layer ``k`` from its data side to its base side: (N, D) and log|det| (N,)."""
+    def layer_to_base(self, k: int, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Layer ``k`` alone from its data side to its base side: y (N, D) -> (N, D) and log|det| (N,) of that map."""
         return self.layer_map(k)(y)
 
-    def _up(self, k: int, y: Tensor) -> Tensor:
-        """Layer ``k`` from its base side to its data side: (N, D)."""
+    def layer_from_base(self, k: int, y: Tensor) -> Tensor:
+        """Layer ``k`` alone from its base side to its data side: y (N, D) -> (N, D)."""
         return self.layer_map(k).inverse(y)[0]
 
     def layer_orders(self) -> list[Tensor]:
@@ -173,7 +173,7 @@ class MAF(nn.Module):
         """x (N, D) -> z (N, D) and log|det dz/dx| (N,)."""
         y, total = x, x.new_zeros(x.shape[0])
         for k in reversed(range(self.n_layers)):
-            y, logdet = self._down(k, y)
+            y, logdet = self.layer_to_base(k, y)
             total = total + logdet
         return y, total
 
@@ -185,7 +185,7 @@ class MAF(nn.Module):
         """K+1 tensors (N, D): the base points z, after layer 0, ..., the data points."""
         out = [z]
         for k in range(self.n_layers):
-            out.append(self._up(k, out[-1]))
+            out.append(self.layer_from_base(k, out[-1]))
         return out
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -219,8 +219,8 @@ class MAF(nn.Module):
         y = x[None]
         with torch.no_grad():
             for k in reversed(range(layer + 1, self.n_layers)):
-                y = self._down(k, y)[0]
-        return torch.autograd.functional.jacobian(lambda v: self._down(layer, v[None])[0][0], y[0])
+                y = self.layer_to_base(k, y)[0]
+        return torch.autograd.functional.jacobian(lambda v: self.layer_to_base(layer, v[None])[0][0], y[0])
 
     def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """For the training loop: the mean negative log-likelihood (nats per point) of the points x (N, D) plus
@@ -242,10 +242,10 @@ class IAF(MAF):
     def layer_map(self, k: int) -> AutoregressiveAffine:
         return self.maps[k]
 
-    def _down(self, k: int, y: Tensor) -> tuple[Tensor, Tensor]:
+    def layer_to_base(self, k: int, y: Tensor) -> tuple[Tensor, Tensor]:
         return self.layer_map(k).inverse(y)
 
-    def _up(self, k: int, y: Tensor) -> Tensor:
+    def layer_from_base(self, k: int, y: Tensor) -> Tensor:
         return self.layer_map(k)(y)[0]
 
 

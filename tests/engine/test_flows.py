@@ -123,3 +123,18 @@ def test_training_lowers_the_nll():
     assert float(-model.log_prob(x).mean().detach()) < start - 1.0
     weights = sum(float((p * p).sum()) for name, p in model.named_parameters() if name.endswith("weight"))
     assert float(model.loss(x)[0]) == pytest.approx(float(model.loss(x)[1]["nll"]) + WEIGHT_PENALTY * weights)
+
+
+@pytest.mark.parametrize("cls", [MAF, IAF])
+def test_one_layer_maps_compose_to_the_flow_and_invert_each_other(cls):
+    model = random_flow(cls, 3, layers=4)
+    x = points(20, 3)
+    with torch.no_grad():
+        y, total = x, torch.zeros(20, dtype=x.dtype)
+        for k in reversed(range(model.n_layers)):
+            down, logdet = model.layer_to_base(k, y)
+            assert torch.allclose(model.layer_from_base(k, down), y, atol=1e-6)
+            assert float(logdet[0]) == pytest.approx(float(torch.linalg.slogdet(model.jacobian(x[0], layer=k))[1]))
+            y, total = down, total + logdet
+        z, full = model.to_base(x)
+        assert torch.allclose(y, z, atol=1e-9) and torch.allclose(total, full, atol=1e-9)
