@@ -107,7 +107,7 @@ def test_same_seed_same_model_and_samples_and_bad_settings():
         a.jacobian(torch.zeros(3), layer=2)
 
 
-def test_training_lowers_the_nll():
+def test_training_lowers_the_nll(monkeypatch):
     torch.manual_seed(0)
     x = torch.randn(256, 2) * torch.tensor([0.3, 2.0]) + torch.tensor([1.0, -1.0])
     x[:, 1] += x[:, 0] ** 2
@@ -123,6 +123,8 @@ def test_training_lowers_the_nll():
     assert float(-model.log_prob(x).mean().detach()) < start - 1.0
     weights = sum(float((p * p).sum()) for name, p in model.named_parameters() if name.endswith("weight"))
     assert float(model.loss(x)[0]) == pytest.approx(float(model.loss(x)[1]["nll"]) + WEIGHT_PENALTY * weights)
+    monkeypatch.setattr("engine.models.flows.WEIGHT_PENALTY", 1e-3)  # the penalty, when set, is in the loss
+    assert float(model.loss(x)[0]) == pytest.approx(float(model.loss(x)[1]["nll"]) + 1e-3 * weights)
 
 
 @pytest.mark.parametrize("cls", [MAF, IAF])
