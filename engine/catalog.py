@@ -170,8 +170,7 @@ _TEXT = (
 # MAF and IAF on point tables (the held-out 20 % is the GMM's split too).
 _FLOW = "engine.cli.flows"
 _FLOWS = tuple(Kind(kind, f"engine.models.flows:{kind.upper()}", FLOW_OPTIONS, FLOW_SETTINGS, POINT_SETS,
-                    {},  # no Training monitor preset until its data picker offers point sets (app/tabs/training)
-                    caption="Points drawn from the flow", hparams=f"{_FLOW}:flow_hparams", train=f"{_FLOW}:train_flow",
+                    {f"{kind.upper()} (2-D points)": {}}, samples="points", caption="Points drawn from the flow", hparams=f"{_FLOW}:flow_hparams", train=f"{_FLOW}:train_flow",
                     evaluate=f"{_FLOW}:eval_flow", sample=f"{_FLOW}:sample_flow", sample_args=f"{_FLOW}:add_flow_sample_args",
                     card="engine.cards.flows:write_flow_card", limits=FLOW_LIMITS, cost="engine.models.flows:cost") for kind in ("maf", "iaf"))
 

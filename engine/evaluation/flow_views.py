@@ -70,7 +70,7 @@ def stage_log_density(model: MAF, s: torch.Tensor) -> list[torch.Tensor]:
     for k in range(model.n_layers + 1):
         y, total = s, torch.zeros(len(s))
         for j in reversed(range(k)):
-            y, logdet = model._down(j, y)  # layer j, data side -> base side (the flow's own one-layer map)
+            y, logdet = model.layer_to_base(j, y)  # layer j alone, data side -> base side
             total = total + logdet
         out.append(standard_normal_log_prob(y) + total)
     return out

@@ -25,8 +25,8 @@ class Kind:
     default; ``data``: DataSpec fields besides the name (``limit``,
     ``val_limit``). ``presets``: Training monitor picker label -> hparams.
     ``controls``: settings changeable live; ``metrics``: TrainStep metric ->
-    curve name; ``samples``: "images" (G, H, W) grids or "audio" (G, T)
-    clips; ``caption`` says what they are. ``requires``: hparams every run
+    curve name; ``samples``: "images" (G, H, W) grids, "audio" (G, T)
+    clips, "text" paragraphs or "points" (rows of a point table); ``caption`` says what they are. ``requires``: hparams every run
     must have. ``iterative``: trained step by step (False: fitted in closed
     form). ``train`` / ``evaluate`` / ``sample`` / ``card``: the functions
     that do it (``train(args)``/``evaluate(args)``/``sample(args, strategy)``

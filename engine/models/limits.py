@@ -117,7 +117,7 @@ FLOW_OPTIONS = (*_FLOW_ARCH, Option("csv", None, str, "train on two columns of t
 FLOW_LIMITS = (Option("dim", 2, int, low=1, high=4096), Option("layers", 5, int, low=1, high=64),  # the constructor's
                Option("hidden", [64, 64], int, low=1, high=4096, many=True), Option("seed", 0, int, low=0, high=2**32 - 1))
 POINT_SETS = ("moons", "faithful", "rings", "spiral", "blobs", "latent_codes", "mnist_pca2", "csv")
-# ~10 ms a step of 64 points on one thread (10 layers of [32]): the default training takes ~20 s on 800 points.
+# ~5-10 ms a step of 64 points on one thread (10 layers of [32]): the default training takes ~10-20 s on 800 points.
 # Tuned on the held-out split (bench/flows.py): longer training overfits Old Faithful's 218 training points.
 FLOW_SETTINGS = {"epochs": 150, "batch_size": 64, "lr": 1e-2, "lr_decay": 0.98, "sample_every": 0,
                  "checkpoint_every": 2000, "sample_count": 16}

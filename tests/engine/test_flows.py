@@ -107,7 +107,7 @@ def test_same_seed_same_model_and_samples_and_bad_settings():
         a.jacobian(torch.zeros(3), layer=2)
 
 
-def test_training_lowers_the_nll():
+def test_training_lowers_the_nll(monkeypatch):
     torch.manual_seed(0)
     x = torch.randn(256, 2) * torch.tensor([0.3, 2.0]) + torch.tensor([1.0, -1.0])
     x[:, 1] += x[:, 0] ** 2
@@ -123,3 +123,20 @@ def test_training_lowers_the_nll():
     assert float(-model.log_prob(x).mean().detach()) < start - 1.0
     weights = sum(float((p * p).sum()) for name, p in model.named_parameters() if name.endswith("weight"))
     assert float(model.loss(x)[0]) == pytest.approx(float(model.loss(x)[1]["nll"]) + WEIGHT_PENALTY * weights)
+    monkeypatch.setattr("engine.models.flows.WEIGHT_PENALTY", 1e-3)  # the penalty, when set, is in the loss
+    assert float(model.loss(x)[0]) == pytest.approx(float(model.loss(x)[1]["nll"]) + 1e-3 * weights)
+
+
+@pytest.mark.parametrize("cls", [MAF, IAF])
+def test_one_layer_maps_compose_to_the_flow_and_invert_each_other(cls):
+    model = random_flow(cls, 3, layers=4)
+    x = points(20, 3)
+    with torch.no_grad():
+        y, total = x, torch.zeros(20, dtype=x.dtype)
+        for k in reversed(range(model.n_layers)):
+            down, logdet = model.layer_to_base(k, y)
+            assert torch.allclose(model.layer_from_base(k, down), y, atol=1e-6)
+            assert float(logdet[0]) == pytest.approx(float(torch.linalg.slogdet(model.jacobian(x[0], layer=k))[1]))
+            y, total = down, total + logdet
+        z, full = model.to_base(x)
+        assert torch.allclose(y, z, atol=1e-9) and torch.allclose(total, full, atol=1e-9)

@@ -29,7 +29,12 @@ MODELS = presets()
 DATASETS = {"MNIST (data folder)": "mnist", "MNIST from another folder…": "mnist-pick",
             "Static binarized MNIST": "binarized_mnist", "Generated shapes (offline)": "generated",
             "Spoken digits, FSDD (data folder)": "fsdd", "Generated tones (offline)": "generated_audio",
-            "Shakespeare (data folder)": "shakespeare", "A text file or folder…": "text-pick"}
+            "Shakespeare (data folder)": "shakespeare", "A text file or folder…": "text-pick",
+            # 2-D point sets (MAF, IAF), standardized; the held-out 20 % is the GMM fitter's split too
+            "Two moons (generated points)": "moons", "Old Faithful (data folder)": "faithful",
+            "Rings (generated points)": "rings", "Spiral (generated points)": "spiral",
+            "Gaussian blobs (generated points)": "blobs", "VAE latent codes (bundled)": "latent_codes",
+            "MNIST PCA-2 (data folder)": "mnist_pca2"}
 #: choices that ask for a path first -> the engine data set they train on
 PICKED = {"mnist-pick": "mnist", "text-pick": "text"}
 
@@ -100,10 +105,9 @@ class TrainingPanel(QWidget):
                            (self.sample_every, "sample_every"), (self.checkpoint_every, "checkpoint_every")):
             spin.setValue(s[name])
         self.limit.setValue(entry.data.get("limit") or 0)
-        text = entry.samples == "text"
-        self.limit_label.setText("Rows" if text else "Images")
-        self.limit.setToolTip("Train on the first N rows of characters only (0: all of them)" if text
-                              else "Train on the first N images only (0: all of them)")
+        unit = "rows of characters" if entry.samples == "text" else "points" if entry.samples == "points" else "images"
+        self.limit_label.setText({"rows of characters": "Rows"}.get(unit, unit.capitalize()))
+        self.limit.setToolTip(f"Train on the first N {unit} only (0: all of them)")
         current = self.data.currentText()
         usable = [text for text, name in DATASETS.items() if _engine_name(name) in entry.datasets]
         self.data.blockSignals(True)
