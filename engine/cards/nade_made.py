@@ -30,8 +30,10 @@ def _model_lines(kind: str, hp: dict) -> list[str]:
     agnostic = (f"; {masks} mask sets cycled over minibatches" +
                 (", each with its own random ordering (order-agnostic)" if hp.get("order_agnostic") else "")
                 if masks > 1 else "")
+    direct = ("; plus a direct input -> output connection masked in the same ordering (an autoregressive logistic "
+              "model beside the MLP)" if hp.get("direct") else "")
     return [f"- MADE (Germain et al. 2015): a masked MLP with hidden widths {hp['hidden']}, masks from "
-            f"connectivity labels, {order}{agnostic}; {size}.",
+            f"connectivity labels, {order}{agnostic}{direct}; {size}.",
             "- log p(x) in one pass; sampling in D passes (or D cached first-layer updates)."]
 
 
@@ -77,6 +79,8 @@ def _reproduce(kind: str, hp: dict, t: dict) -> str:
     extra = ""
     if kind == "made" and hp.get("masks", 1) > 1:
         extra = f" --masks {hp['masks']}" + (" --order-agnostic" if hp.get("order_agnostic") else "")
+    if kind == "made" and hp.get("direct"):
+        extra += " --direct"
     return (f"python -m engine train {kind} --dataset binarized_mnist --hidden {hidden} --ordering {hp['ordering']}"
             f"{extra} --epochs {t.get('epochs')} --batch-size {t.get('batch_size')} --lr {t.get('lr')} "
             f"--lr-decay {t.get('lr_decay', 1.0)} --seed {t.get('seed')} --threads {t.get('threads', 1)} "
@@ -93,6 +97,7 @@ def write_nade_made_card(checkpoint: Path, config: dict) -> Path:
              f"Checkpoint `{name}.safetensors` (kind `{kind}`; settings: "
              f"{', '.join(f'{k} {v}' for k, v in hp.items())}).", "",
              "## Model", "", *_model_lines(kind, hp), *_size(checkpoint), "", "## Training", "", *_training(config),
+             *([f"- {config['note']}"] if config.get("note") else []),
              f"- Reproduce: `{_reproduce(kind, hp, t)}`.",
              *history_table(config.get("history", []), "train NLL (nats)", "valid NLL (nats)", 2), "",
              *results_section(kind, f"{name}.safetensors", _results(kind, hp, test, config.get("history", []))),
