@@ -34,6 +34,7 @@ def _corpus(args: argparse.Namespace):
 def eval_text(args: argparse.Namespace) -> int:
     """Print the exact bits/char on the held-out text (the test plays; a user's text: its validation part) beside
     the unigram and bigram baselines of the training text; ``--save`` stores them and writes the card."""
+    args.batch = 1  # one text, scored window by window (``--batch`` counts images for the image models)
     model, _ = load_for_eval(args)
     corpus = _corpus(args)
     test, test_set = (corpus.test, corpus.info.get("test")) if corpus.test else (corpus.valid, corpus.info["validation"])
