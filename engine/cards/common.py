@@ -47,9 +47,9 @@ def optimizer_line(t: dict, details: str) -> str:
 
 def time_line(t: dict, decimals: int = 0) -> str:
     """The card's "- Training time: N min on <device>, K torch threads ..." line."""
-    n = t.get("cpu_threads")
-    threads = f", {n} torch thread{'s' if n != 1 else ''}" if t.get("device", "cpu") == "cpu" and n else ""
-    return (f"- Training time: {t.get('seconds', 0) / 60:.{decimals}f} min on {t.get('device', 'cpu')}{threads} "
+    n, device = t.get("cpu_threads") or t.get("threads"), t.get("device") or "cpu"  # a run folder stores None: cpu
+    threads = f", {n} torch thread{'s' if n != 1 else ''}" if device == "cpu" and n else ""
+    return (f"- Training time: {t.get('seconds', 0) / 60:.{decimals}f} min on {device}{threads} "
             "(development machine: 2 CPU cores shared with other jobs).")
 
 

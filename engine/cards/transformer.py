@@ -25,7 +25,8 @@ def _training(config: dict) -> list[str]:
              f"{data.get('rows')}). {data.get('license')}",
              f"- Validation: {data.get('validation')}; test: {data.get('test', 'the held-out works')}."]
     if "epochs" in t:
-        lines += [optimizer_line(t, f"{t.get('epochs_done', t['epochs'])} epochs, gradient clipping "
+        lines += [optimizer_line(t, f"rows of {data.get('rows', '?').split(' of ')[-1]} cut into windows of the "
+                                    f"context, {t.get('epochs_done', t['epochs'])} epochs, gradient clipping "
                                     f"{t.get('clip_grad')}, seed {t['seed']}."), time_line(t)]
     return lines
 
