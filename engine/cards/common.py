@@ -42,7 +42,8 @@ def history_table(history: list[dict], train_title: str, val_title: str, digits:
 def optimizer_line(t: dict, details: str) -> str:
     """The card's "- Adam, learning rate ..., batch ..., <details>" line from the checkpoint's training settings ``t``."""
     decay = f", x{t['lr_decay']} per epoch" if t.get("lr_decay", 1) != 1 else ""
-    return f"- Adam, learning rate {t['lr']}{decay}, batch {t['batch_size']}, {details}"
+    adam = f"AdamW (weight decay {t['weight_decay']})" if t.get("weight_decay") else "Adam"
+    return f"- {adam}, learning rate {t['lr']}{decay}, batch {t['batch_size']}, {details}"
 
 
 def time_line(t: dict, decimals: int = 0) -> str:

@@ -31,7 +31,7 @@ LIMITS: dict[str, Option] = dict((
     _limit("min_p", float, 0, 1), _limit("seed", int, 0, 2**32 - 1), _limit("index", int, 0, 10**7),
     _limit("label", int, 0, 100_000), _limit("digit", int, 0, 100_000), _limit("length", int, 1, 1 << 20),
     _limit("epochs", int, 1, 100_000), _limit("batch_size", int, 1, 65536), _limit("lr", float, 0, 100),
-    _limit("set_lr", float, 0, 100), _limit("lr_decay", float, 0, 100), _limit("limit", int, 1, _BIG),
+    _limit("set_lr", float, 0, 100), _limit("lr_decay", float, 0, 100), _limit("weight_decay", float, 0, 1), _limit("limit", int, 1, _BIG),
     _limit("max_steps", int, 1, _BIG), _limit("checkpoint_every", int, 0, _BIG),
     _limit("sample_every", int, 0, _BIG), _limit("k", int, 1, 100_000), _limit("batch", int, 1, 10_000),
     _limit("max_iter", int, 1, 1_000_000), _limit("tol", float, 0, 1e6), _limit("reg_covar", float, 0, 1e6),
@@ -98,6 +98,7 @@ def add_train_settings(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, default=None)
     g.add_argument("--lr", type=float, default=None)
     g.add_argument("--lr-decay", type=float, default=None, help="learning-rate factor per epoch (default 1)")
+    g.add_argument("--weight-decay", type=float, default=None, help="decoupled weight decay (AdamW; default 0: Adam)")
     g.add_argument("--seed", type=int, default=None, help="default 0")
     g.add_argument("--limit", type=int, default=None, help="use only the first N training examples")
     g.add_argument("--text", default=None, help="--dataset text: your UTF-8 text file, or a folder of .txt files")
@@ -108,6 +109,7 @@ def train_settings(args: argparse.Namespace, entry: Kind, base: dict | None = No
     """The command line's settings over ``base`` (default: the kind's catalog defaults); ConfigError if out of range."""
     given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
              "lr_decay": args.lr_decay, "threads": args.threads, "device": args.device,
+             "weight_decay": getattr(args, "weight_decay", None),
              **{k: getattr(args, k, None) for k in ("max_steps", "checkpoint_every", "sample_every")}}
     return TrainSettings(**{**(entry.settings if base is None else base), **{k: v for k, v in given.items() if v is not None}})
 

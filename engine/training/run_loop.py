@@ -55,7 +55,9 @@ class RunLoop:
         self.device, self.dist = device, dist
         self.rank, self.world = (dist.rank, dist.world_size) if dist else (0, 1)
         model.to(device).train()
-        self.opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
+        wd = settings.weight_decay
+        self.opt = (torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=wd) if wd
+                    else torch.optim.Adam(model.parameters(), lr=settings.lr))
         self.train_x = torch.as_tensor(data.train)
         per_rank = math.ceil(len(self.train_x) / self.world)
         self.batches_per_epoch = math.ceil(per_rank / settings.batch_size)

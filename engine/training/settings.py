@@ -27,6 +27,7 @@ class TrainSettings:
     samples file; ``code_count`` training images whose 2-D codes are stored.
     ``threads``: torch CPU threads of the training thread (None: torch's
     default, one per core; 1 is far faster on cores busy with other work).
+    ``weight_decay``: decoupled weight decay (AdamW) per step, 0: plain Adam.
     """
 
     epochs: int = 10
@@ -44,6 +45,7 @@ class TrainSettings:
     fsync_every: int = 50
     device: str | None = None
     threads: int | None = None
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         ints = {"epochs": self.epochs, "batch_size": self.batch_size, "log_every": self.log_every,
@@ -58,6 +60,8 @@ class TrainSettings:
         check_lr(self.lr)
         if not 0 < self.lr_decay <= 1 or (self.clip_grad is not None and not self.clip_grad > 0):
             raise ConfigError(f"lr_decay must be in (0, 1] and clip_grad positive; got {self.lr_decay}, {self.clip_grad}.")
+        if not 0 <= self.weight_decay < 1:
+            raise ConfigError(f"weight_decay must be in [0, 1); got {self.weight_decay}.")
         if not 0 <= int(self.seed) < 2**63:
             raise ConfigError(f"The seed must be a non-negative integer below 2**63, got {self.seed}.")
 

@@ -412,3 +412,16 @@ def test_cli_trains_a_wavenet_run_on_generated_tones(tmp_path):
     assert config["data"]["spec"]["segment"] == 256 and step_records(run) == [1, 2]
     assert load_samples(sample_files(run)[-1])["audio"].shape == (2, 8000)
     assert cli.main(["train", "wavenet", "--condition", "speaker", "--run-dir", str(tmp_path / "x")]) == 2
+
+
+def test_weight_decay_trains_with_adamw_and_shrinks_the_weights(tmp_path):
+    with pytest.raises(ConfigError, match="weight_decay"):
+        settings(weight_decay=1.5)
+    norms = {}
+    for wd in (0.0, 0.5):
+        loop = open_run(tmp_path / f"wd{wd}", kind="vae", hparams=HP, data=DATA, settings=settings(weight_decay=wd))
+        assert type(loop.opt).__name__ == ("AdamW" if wd else "Adam")
+        for _ in loop.events():
+            pass
+        norms[wd] = sum(float(p.detach().square().sum()) for p in loop.model.parameters())
+    assert norms[0.5] < norms[0.0]
