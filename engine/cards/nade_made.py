@@ -83,7 +83,8 @@ def _reproduce(kind: str, hp: dict, t: dict) -> str:
         extra += " --direct"
     return (f"python -m engine train {kind} --dataset binarized_mnist --hidden {hidden} --ordering {hp['ordering']}"
             f"{extra} --epochs {t.get('epochs')} --batch-size {t.get('batch_size')} --lr {t.get('lr')} "
-            f"--lr-decay {t.get('lr_decay', 1.0)} --seed {t.get('seed')} --threads {t.get('threads', 1)} "
+            f"--lr-decay {t.get('lr_decay', 1.0)}{f' --weight-decay {wd}' if (wd := t.get('weight_decay')) else ''} "
+            f"--seed {t.get('seed')} --threads {t.get('threads', 1)} "
             f"--run-dir RUN --out /tmp/model.safetensors")
 
 

@@ -1,21 +1,17 @@
 """Help > System check, opened with the mouse as a user does: it names the audio output device and its rate."""
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.audio import AudioStatus, probe_audio
+from tests.app.gui import menu
 
 
 def open_system_check(qtbot, window) -> str:
-    """Click Help in the menu bar, then System check; return the dialog's text (the dialog is closed)."""
+    """Click Help in the menu bar, then System check (the shared menu helper); return the dialog's text (the dialog
+    is closed)."""
     window.show()
     qtbot.waitExposed(window)
-    bar = window.menuBar()
-    help_action = next(a for a in bar.actions() if a.text().replace("&", "") == "Help")
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(help_action).center())
-    menu = help_action.menu()
-    qtbot.waitUntil(menu.isVisible, timeout=5000)
-    check = next(a for a in menu.actions() if a.text().replace("&", "") == "System check")
     seen: list[str] = []
 
     def read_and_close() -> None:
@@ -27,7 +23,7 @@ def open_system_check(qtbot, window) -> str:
         box.accept()
 
     QTimer.singleShot(20, read_and_close)
-    qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(check).center())
+    menu(qtbot, window, "Help", "System check")
     qtbot.waitUntil(lambda: bool(seen), timeout=5000)
     return seen[0]
 
