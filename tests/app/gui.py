@@ -179,3 +179,16 @@ def open_checkpoint_from_menu(qtbot, window, monkeypatch, path) -> None:
         window.show()
         qtbot.waitExposed(window)
     menu(qtbot, window, "File", "Open checkpoint…")
+
+
+def train_to_end(qtbot, tab, timeout: int = 120000):
+    """Press the Training monitor's Start, wait until its run has ended and Start is enabled again; the job, which
+    must have finished cleanly (the tab's status names why otherwise)."""
+    from app.worker import JobState
+
+    press(qtbot, tab.panel.buttons["Start"])
+    job = tab.job
+    assert job is not None, tab.status.text()
+    qtbot.waitUntil(lambda: job.state.finished and tab.panel.buttons["Start"].isEnabled(), timeout=timeout)
+    assert job.state is JobState.DONE, tab.status.text()
+    return job

@@ -3,9 +3,8 @@
 import json
 
 from app.tabs.training.panel import DATASETS
-from app.worker import JobState
 from engine.catalog import get
-from tests.app.gui import choose, open_tab, press, type_into
+from tests.app.gui import choose, open_tab, train_to_end, type_into
 
 
 def test_a_maf_trains_on_two_moons_from_the_start_button(qtbot, make_window, tmp_path, monkeypatch):
@@ -25,11 +24,7 @@ def test_a_maf_trains_on_two_moons_from_the_start_button(qtbot, make_window, tmp
     assert (p.batch.value(), p.lr.value()) == (get("maf").settings["batch_size"], get("maf").settings["lr"])
     for field, value in ((p.epochs, "2"), (p.threads, "1"), (p.checkpoint_every, "10")):
         type_into(qtbot, field, value)
-    press(qtbot, p.buttons["Start"])
-    job = tab.job
-    assert job is not None, tab.status.text()
-    qtbot.waitUntil(lambda: job.state.finished and p.buttons["Start"].isEnabled(), timeout=120000)
-    assert job.state is JobState.DONE, tab.status.text()
+    train_to_end(qtbot, tab, timeout=120000)
     tab.curves.redraw()
     steps = 2 * -(-800 // p.batch.value())  # 800 training points of the 1,000 (20 % held out)
     assert tab.curves.series[("loss", "train loss")].n == steps

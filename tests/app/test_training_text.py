@@ -5,9 +5,8 @@ import json
 import pytest
 
 from app.tabs.training.panel import MODELS
-from app.worker import JobState
 from engine.data.folder import DataFolder, shared_data_dir
-from tests.app.gui import choose, open_tab, press, select_row, type_into
+from tests.app.gui import choose, open_tab, press, select_row, train_to_end, type_into
 
 WORDS = ("to be or not to be that is the question whether tis nobler in the mind to suffer the slings and arrows "
          "of outrageous fortune or to take arms against a sea of troubles\n")
@@ -38,11 +37,7 @@ def test_a_tiny_transformer_trains_on_a_text_file_with_paragraphs_and_goes_to_th
     type_into(qtbot, p.epochs, "1")
     type_into(qtbot, p.sample_every, "10")
     type_into(qtbot, p.threads, "1")
-    press(qtbot, p.buttons["Start"])
-    job = tab.job
-    assert job is not None, tab.status.text()
-    qtbot.waitUntil(lambda: job.state.finished and p.buttons["Start"].isEnabled(), timeout=120000)
-    assert job.state is JobState.DONE, tab.status.text()
+    train_to_end(qtbot, tab, timeout=120000)
     tab.curves.redraw()
     assert tab.curves.series[("ELBO terms / bits", "bits/char")].n >= 10
     assert ("ELBO terms / bits", "val bits/char") in tab.curves.series
@@ -78,11 +73,7 @@ def test_a_tiny_transformer_starts_on_the_shakespeare_set(qtbot, make_window, tm
     assert p.data.currentText() == "Shakespeare (data folder)"
     for field, value in ((p.limit, "20"), (p.batch, "2"), (p.epochs, "1"), (p.sample_every, "10"), (p.threads, "1")):
         type_into(qtbot, field, value)
-    press(qtbot, p.buttons["Start"])
-    job = tab.job
-    assert job is not None, tab.status.text()
-    qtbot.waitUntil(lambda: job.state.finished and p.buttons["Start"].isEnabled(), timeout=180000)
-    assert job.state is JobState.DONE, tab.status.text()
+    train_to_end(qtbot, tab, timeout=180000)
     tab.curves.redraw()
     assert tab.curves.series[("ELBO terms / bits", "bits/char")].n == 10
     assert ("ELBO terms / bits", "val bits/char") in tab.curves.series
