@@ -1,6 +1,10 @@
-"""Learned priors for a VAE's latent space, fitted on the encoder means of its training images.
+"""Learned priors for a VAE's latent space, fitted on draws of its aggregate posterior over the training images.
 
-:func:`training_codes` encodes the static binarized MNIST training images;
+:func:`training_codes` draws one z ~ q(z|x) per static binarized MNIST
+training image: samples of the aggregate posterior q(z) = mean_x q(z|x),
+the prior that maximizes the ELBO for the trained encoder and decoder (the
+encoder means alone would miss each posterior's spread and fit a prior too
+narrow);
 :func:`fit_flow_prior` trains a MAF (``engine.models.flows``) on codes with
 the one training loop (:func:`engine.training.loop.train`), and
 :func:`fit_mixture_prior` fits Gaussian mixtures and keeps the K with the
@@ -28,15 +32,19 @@ from engine.sampling.latent import encode_images
 from engine.training.loop import EpochEnd, train
 
 FLOW_SETTINGS = {"layers": 5, "hidden": [64, 64]}
-CODES_NOTE = "the encoder means of the 50,000 static binarized MNIST training images"
+CODES_NOTE = "one draw of q(z|x) for each of the 50,000 static binarized MNIST training images"
 
 
-def training_codes(model, root: str | os.PathLike, limit: int | None = None) -> np.ndarray:
-    """Encoder means (N, L) of the static binarized MNIST training images (the first ``limit``) under ``root``."""
+def training_codes(model, root: str | os.PathLike, limit: int | None = None, seed: int = 0) -> np.ndarray:
+    """One draw z ~ q(z|x) (N, L) per static binarized MNIST training image (the first ``limit``) under ``root``:
+    samples of the aggregate posterior (the encoder means when the model has no posterior variance)."""
     images = load_binarized_mnist(root, "train")
     images = images[:limit] if limit else images
-    codes, _ = encode_images(model, images.astype(np.float32))
-    return codes
+    means, logvars = encode_images(model, images.astype(np.float32))
+    if logvars is None:
+        return means
+    noise = np.random.default_rng(seed).standard_normal(means.shape).astype(np.float32)
+    return means + np.exp(0.5 * logvars) * noise
 
 
 def _check_codes(codes: np.ndarray) -> np.ndarray:
@@ -84,7 +92,7 @@ def tied_flow_prior(checkpoint, root, fallback_codes: np.ndarray | None = None, 
                     epochs: int = 30, seed: int = 0) -> Iterator[object]:
     """Fit a MAF prior in the latent space of the VAE in ``checkpoint``: Done(TiedPrior) after the fit's events.
 
-    The codes are the training images' encoder means when ``root`` holds the static binarized MNIST, else
+    The codes are draws of q(z|x), one per training image, when ``root`` holds the static binarized MNIST, else
     ``fallback_codes`` (N, L) (the map's test codes; the note says so). The model is loaded afresh here, so the
     job owns what it uses.
     """
@@ -92,7 +100,7 @@ def tied_flow_prior(checkpoint, root, fallback_codes: np.ndarray | None = None, 
     try:
         if root is None:
             raise DataError("No data folder.")
-        codes, note = training_codes(model, root), f"fitted on {CODES_NOTE}"
+        codes, note = training_codes(model, root, seed=seed), f"fitted on {CODES_NOTE}"
     except DataError:
         if fallback_codes is None:
             raise

@@ -95,6 +95,7 @@ def test_the_prior_table_scores_three_priors_and_stays_with_its_model(qtbot, dat
     qtbot.waitUntil(lambda: "MAF" in panel.table.text(), timeout=180000)
     text = panel.table.text()
     assert "N(0, I)" in text and "GMM, K = " in text and "40 evenly spaced test digits" in text
+    assert "prior gap" in text and "KL(q(z)" in text
     choose(qtbot, panel.model, "β-VAE (β=4)")
     wait_model(qtbot, data_tab, "beta_vae")
     assert panel.table.text() == "", "the VAE's table is not the β-VAE's"

@@ -40,8 +40,10 @@ def make_page(qtbot, make_window, checkpoint, audio=AudioStatus(True, device="nu
 
 
 def start(qtbot, page):
-    """Press Start; returns the job it started (None when it was refused)."""
+    """Press Start once the page offers it (after a Stop the page re-enables it when the job's end arrives);
+    returns the job it started (None when it was refused)."""
     before = page.job
+    qtbot.waitUntil(page.panel.buttons["Start"].isEnabled, timeout=5000)
     press(qtbot, page.panel.buttons["Start"])
     return page.job if page.job is not before else None
 

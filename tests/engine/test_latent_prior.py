@@ -12,7 +12,7 @@ import torch
 
 from engine.errors import DataError
 from engine.events import Done
-from engine.evaluation.latent_prior import PriorTable, prior_table
+from engine.evaluation.latent_prior import PriorTable, aggregate_kl, prior_table
 from engine.models.flows import MAF
 from engine.models.gmm import GaussianMixture
 from engine.models.latent_prior import (SIGMA_MASSES, MixturePrior, StandardNormal, TiedPrior, density_raster,
@@ -145,6 +145,24 @@ def test_prior_table_is_seeded_and_names_its_figures():
     figures = table.figures()
     assert {"elbo_normal", "iwae_normal", "elbo_gmm", "iwae_gmm"} <= set(figures)
     assert "N(0, I)" in table.text() and "GMM, K = 2" in table.text()
+    # an untrained encoder's posteriors are all close to N(0, I): that prior has (almost) no gap, the mixture has
+    assert abs(table.prior_kl[0]) < 0.05 < table.prior_kl[1]
+    assert {"prior_gap_normal", "prior_gap_gmm"} <= set(figures)
+
+
+def test_aggregate_kl_of_one_gaussian_is_the_closed_form_and_zero_for_the_aggregate_itself():
+    mu, logvar = torch.tensor([[0.7, -1.2]]), torch.tensor([[-1.0, 0.5]])
+    closed = 0.5 * float((logvar.exp() + mu**2 - 1 - logvar).sum())  # KL(N(mu, s^2) || N(0, I))
+    [kl] = aggregate_kl(mu, logvar, [StandardNormal(2)], draws=40000, generator=torch.Generator().manual_seed(0))
+    assert kl == pytest.approx(closed, abs=0.02)
+
+    mus, logvars = torch.tensor([[-1.0, 0.0], [1.5, 0.5], [0.0, 2.0]]), torch.tensor([[-2.0, -1.0], [-1.0, -2.0], [0.0, -1.5]])
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.ones(3)),
+        torch.distributions.Independent(torch.distributions.Normal(mus, (0.5 * logvars).exp()), 1))
+    itself = type("Aggregate", (), {"log_prob": staticmethod(mixture.log_prob)})()
+    kls = aggregate_kl(mus, logvars, [itself, StandardNormal(2)], draws=2000, generator=torch.Generator().manual_seed(1))
+    assert abs(kls[0]) < 1e-4 < kls[1]  # the aggregate posterior is the prior with no gap
 
 
 def test_cli_prints_the_prior_table_and_refuses_a_model_without_prior(tmp_path, capsys):

@@ -172,10 +172,14 @@ class LearnedPrior:
 
 
 def table_html(table) -> str:
-    """A PriorTable as a small rich-text table with its caption (what was scored, with how many draws)."""
+    """A PriorTable as a small rich-text table with its caption (what was scored, with how many draws): ELBO,
+    log p(x) and the prior gap KL(q(z) || p) per prior."""
+    kls = table.prior_kl or (float("nan"),) * len(table.labels)
     rows = "".join(f"<tr><td>{html.escape(label)}</td><td align='right'>{elbo:.2f}</td>"
-                   f"<td align='right'>{log_px:.2f}</td></tr>"
-                   for label, elbo, log_px in zip(table.labels, table.elbo, table.log_px))
+                   f"<td align='right'>{log_px:.2f}</td><td align='right'>{kl:.3f}</td></tr>"
+                   for label, elbo, log_px, kl in zip(table.labels, table.elbo, table.log_px, kls))
     return (f"<table cellspacing='0' cellpadding='2'><tr><th align='left'>prior</th><th>ELBO</th>"
-            f"<th>log p(x)</th></tr>{rows}</table><small>nats per digit; {table.images:,} evenly spaced test digits, "
-            f"k = {table.k}; learned priors fitted on the training codes</small>")
+            f"<th>log p(x)</th><th>prior gap</th></tr>{rows}</table><small>nats per digit; {table.images:,} evenly "
+            f"spaced test digits, k = {table.k}; prior gap = KL(q(z) ‖ p), the part of the ELBO's KL term a prior "
+            "can remove (0 for the digits' own aggregate posterior q(z)); learned priors fitted on draws of q(z|x) "
+            "for the training digits</small>")
