@@ -175,11 +175,10 @@ def table_html(table) -> str:
     """A PriorTable as a small rich-text table with its caption (what was scored, with how many draws): ELBO,
     log p(x) and the prior gap KL(q(z) || p) per prior."""
     kls = table.prior_kl or (float("nan"),) * len(table.labels)
-    rows = "".join(f"<tr><td>{html.escape(label)}</td><td align='right'>{elbo:.2f}</td>"
+    rows = "".join(f"<tr><td style='white-space:nowrap'>{html.escape(label)}</td><td align='right'>{elbo:.2f}</td>"
                    f"<td align='right'>{log_px:.2f}</td><td align='right'>{kl:.3f}</td></tr>"
                    for label, elbo, log_px, kl in zip(table.labels, table.elbo, table.log_px, kls))
     return (f"<table cellspacing='0' cellpadding='2'><tr><th align='left'>prior</th><th>ELBO</th>"
             f"<th>log p(x)</th><th>prior gap</th></tr>{rows}</table><small>nats per digit; {table.images:,} evenly "
-            f"spaced test digits, k = {table.k}; prior gap = KL(q(z) ‖ p), the part of the ELBO's KL term a prior "
-            "can remove (0 for the digits' own aggregate posterior q(z)); learned priors fitted on draws of q(z|x) "
-            "for the training digits</small>")
+            f"spaced test digits, k = {table.k}. Prior gap: KL(q(z) ‖ p), the ELBO a prior can still gain (0 for "
+            "these digits' own aggregate posterior q(z))</small>")
