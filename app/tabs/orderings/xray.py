@@ -30,7 +30,7 @@ from engine.errors import CheckpointError
 from engine.events import Done
 from engine.models.orderings import ORDERINGS, step_map
 
-MNIST_MODELS = (("made", "MADE, 1 mask (bundled)"), ("made_orderless", "MADE, order-agnostic, 8 masks (bundled)"))
+MNIST_MODELS = (("made", "MADE, 1 mask (bundled)"), ("made_orderless", "MADE, order-agnostic, 32 masks (bundled)"))
 
 
 def order_colours(ray: XRay):
