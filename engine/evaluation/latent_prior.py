@@ -88,14 +88,14 @@ class PriorTable:
 
 @torch.no_grad()
 def aggregate_kl(mu: torch.Tensor, logvar: torch.Tensor, priors: list, *, draws: int = 5,
-                 generator: torch.Generator | None = None, chunk: int = 1000) -> list[float]:
+                 generator: torch.Generator | None = None, budget: int = 20_000_000) -> list[float]:
     """KL(q(z) || p) in nats for each prior p (``log_prob(z (M, L)) -> (M,)``), where q(z) is the mixture of the
     N diagonal Gaussians q(z|x_n) = N(mu_n, exp(logvar_n)), mu and logvar (N, L).
 
     Monte Carlo over ``draws`` z per component (M = draws * N), log q(z) exactly as the log-mean-exp over
-    all N components (N * chunk pairs at a time). Every prior is scored on the same draws.
+    all N components (at most ``budget`` numbers, ~80 MB, alive at a time). Every prior is scored on the same draws.
     """
-    std = torch.exp(0.5 * logvar)
+    std, chunk = torch.exp(0.5 * logvar), max(1, int(budget) // (mu.shape[0] * mu.shape[1]))
     z = (mu[None] + std[None] * standard_normal((int(draws), *mu.shape), mu, generator)).reshape(-1, mu.shape[1])
     log_q = torch.cat([torch.logsumexp(-0.5 * (((c[:, None] - mu[None]) / std[None]) ** 2 + logvar[None]
                                              + math.log(2 * math.pi)).sum(-1), 1) for c in z.split(chunk)])
