@@ -133,8 +133,10 @@ def learned_prior_study(model, root: str | os.PathLike, *, k: int = 1000, limit:
     """N(0, I), the best-BIC mixture and a MAF (``flow``, or one trained for ``flow_epochs``) as priors of ``model``.
 
     Both learned priors are fitted on one draw of q(z|x) per static binarized MNIST training image under
-    ``root`` (the first ``train_limit`` images, default all); the table scores ``limit`` evenly spaced (all 10,000 by default) static binarized test digits with
-    k draws each (evenly spaced: the test file runs in blocks of very different difficulty). Yields the fits' and the scoring's Progress events and Done(:class:`PriorTable`).
+    ``root`` (the first ``train_limit`` images, default all); the table scores ``limit`` evenly spaced (all
+    10,000 by default) static binarized test digits with k draws each (evenly spaced: the test file runs in
+    blocks of very different difficulty). Yields the fits' and the scoring's Progress events and
+    Done(:class:`PriorTable`).
     """
     rows = load_binarized_mnist(root, "test")
     x = torch.as_tensor(rows[subset(len(rows), limit or len(rows))].astype(np.float32))

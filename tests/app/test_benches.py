@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 BENCHES = {
     "latent": (["bench/latent.py"], ["decode_p99_ms", "drag_fps"]),
-    "latent_prior": (["bench/latent_prior.py", "--limit", "50", "--train-limit", "2000", "--k", "5", "--flow-epochs", "1"],
+    "latent_prior": (["bench/latent_prior.py", "--limit", "50", "--train-limit", "2000", "--k", "5",
+                      "--flow-epochs", "1"],
                      ["elbo_normal", "elbo_gmm", "elbo_maf", "iwae_maf", "gap_narrowed_nats", "prior_gap_maf",
                       "prior_gap_narrowed_nats"]),
     "gmm": (["bench/gmm.py", "--quick", "--repeats", "1"], ["ratio_iter_vs_sklearn_2d", "anim_fps"]),

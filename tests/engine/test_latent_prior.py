@@ -156,12 +156,14 @@ def test_aggregate_kl_of_one_gaussian_is_the_closed_form_and_zero_for_the_aggreg
     [kl] = aggregate_kl(mu, logvar, [StandardNormal(2)], draws=40000, generator=torch.Generator().manual_seed(0))
     assert kl == pytest.approx(closed, abs=0.02)
 
-    mus, logvars = torch.tensor([[-1.0, 0.0], [1.5, 0.5], [0.0, 2.0]]), torch.tensor([[-2.0, -1.0], [-1.0, -2.0], [0.0, -1.5]])
+    mus = torch.tensor([[-1.0, 0.0], [1.5, 0.5], [0.0, 2.0]])
+    logvars = torch.tensor([[-2.0, -1.0], [-1.0, -2.0], [0.0, -1.5]])
     mixture = torch.distributions.MixtureSameFamily(
         torch.distributions.Categorical(torch.ones(3)),
         torch.distributions.Independent(torch.distributions.Normal(mus, (0.5 * logvars).exp()), 1))
     itself = type("Aggregate", (), {"log_prob": staticmethod(mixture.log_prob)})()
-    kls = aggregate_kl(mus, logvars, [itself, StandardNormal(2)], draws=2000, generator=torch.Generator().manual_seed(1))
+    kls = aggregate_kl(mus, logvars, [itself, StandardNormal(2)], draws=2000,
+                       generator=torch.Generator().manual_seed(1))
     assert abs(kls[0]) < 1e-4 < kls[1]  # the aggregate posterior is the prior with no gap
 
 

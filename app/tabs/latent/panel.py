@@ -121,7 +121,8 @@ class LatentPanel(QWidget):
         box = QGroupBox("Learned prior (a MAF)")
         grid = QGridLayout(box)
         self.fit_flow = QPushButton("Fit a flow prior")
-        self.fit_flow.setToolTip("Train a MAF on draws of q(z|x) for the training images: samples of the aggregate posterior (on the worker)")
+        self.fit_flow.setToolTip("Train a MAF on draws of q(z|x) for the training images: samples of the "
+                                 "aggregate posterior (on the worker)")
         self.use_flow = QPushButton("Use as latent prior")
         self.use_flow.setToolTip("Add the fitted flow to the prior list of this model, with its contours")
         self.use_flow.setEnabled(False)
