@@ -84,7 +84,7 @@ def test_the_study_scores_everyone_then_draws_the_ensemble_curve_with_overall_pr
     per_mask = []
     for i in range(4):
         oa.select(i)
-        per_mask.append(oa.log_prob(torch.as_tensor(x)).double())
+        per_mask.append(oa.log_prob(torch.as_tensor(x)).detach().double())
     stacked = torch.stack(per_mask)
     for count, nll in zip(curve.counts, curve.nlls):
         want = -float((torch.logsumexp(stacked[:count], 0) - math.log(count)).mean())
