@@ -336,6 +336,23 @@ def check_fits(module: torch.nn.Module, ckpt: Checkpoint) -> None:
             )
 
 
+def store_half(path: str | os.PathLike) -> Path:
+    """Rewrite checkpoint ``path`` (atomically) with its floating-point tensors stored as float16: half the file.
+
+    Loading casts them back to the model's float32 parameters (``load_state_dict`` copies across dtypes), so a model
+    loaded afterwards computes with exactly the stored, rounded weights.
+    """
+    ckpt = load_checkpoint(path)
+    tensors = {name: t.half() if t.is_floating_point() else t for name, t in ckpt.state_dict.items()}
+    return save_checkpoint(path, tensors, ckpt.config)
+
+
+def stored_dtypes(state_dict: dict[str, torch.Tensor]) -> str:
+    """The dtypes of a state dict's floating-point tensors in words, e.g. "float32" or "float16"."""
+    names = sorted({str(t.dtype).removeprefix("torch.") for t in state_dict.values() if t.is_floating_point()})
+    return " and ".join(names) or "no floating-point tensors"
+
+
 def load_into(module: torch.nn.Module, ckpt: Checkpoint) -> None:
     """Copy ``ckpt``'s tensors into ``module`` (strict); the module is untouched if they do not fit."""
     check_fits(module, ckpt)
@@ -351,4 +368,6 @@ __all__ = [
     "load_into",
     "read_config",
     "save_checkpoint",
+    "store_half",
+    "stored_dtypes",
 ]

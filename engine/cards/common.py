@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.catalog import get, resolve
-from engine.checkpoints import load_checkpoint, read_config, save_checkpoint, write_file
+from engine.checkpoints import load_checkpoint, read_config, save_checkpoint, stored_dtypes, write_file
 
 
 def save_test_metrics(checkpoint: str | Path, metrics: dict) -> Path | None:
@@ -22,6 +22,13 @@ def save_test_metrics(checkpoint: str | Path, metrics: dict) -> Path | None:
     config = {**ckpt.config, "metrics": {**ckpt.config.get("metrics", {}), "test": metrics}}
     save_checkpoint(checkpoint, ckpt.state_dict, config)
     return write_card(checkpoint)
+
+
+def weights_text(checkpoint: Path) -> str:
+    """"N numbers (float32), file X MB" for a checkpoint's card: its tensors' count, stored dtype and file size."""
+    state = load_checkpoint(checkpoint).state_dict
+    n = sum(t.numel() for t in state.values())
+    return f"{n:,} numbers ({stored_dtypes(state)}), file {checkpoint.stat().st_size / 1e6:.2f} MB"
 
 
 def write_card(checkpoint: str | Path) -> Path | None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.cards.common import optimizer_line, results_section, time_line, write_markdown
-from engine.checkpoints import load_checkpoint
+from engine.cards.common import optimizer_line, results_section, time_line, weights_text, write_markdown
 
 MNIST_LICENSE = "CC BY-SA 3.0"
 
@@ -66,8 +65,7 @@ def _train_command(name: str, kind: str, hp: dict, t: dict) -> str:
 def _size_line(checkpoint: Path) -> list[str]:
     if not checkpoint.exists():
         return []
-    n = sum(t.numel() for t in load_checkpoint(checkpoint).state_dict.values())
-    return [f"- {n:,} numbers (float32), file {checkpoint.stat().st_size / 1e6:.2f} MB."]
+    return [f"- {weights_text(checkpoint)}."]
 
 
 def _metric_lines(kind: str, hp: dict, test: dict) -> list[str]:

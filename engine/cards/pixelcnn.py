@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.checkpoints import load_checkpoint
-from engine.cards.common import history_table, optimizer_line, results_section, time_line, write_markdown
+from engine.cards.common import history_table, optimizer_line, results_section, time_line, weights_text, write_markdown
 
 # van den Oord, Kalchbrenner & Kavukcuoglu (2016), "Pixel Recurrent Neural Networks", MNIST results table:
 # PixelCNN on the static binarized MNIST, test NLL in nats.
@@ -31,8 +30,7 @@ def _architecture(hp: dict) -> list[str]:
 
 
 def _size(checkpoint: Path) -> list[str]:
-    n = sum(t.numel() for name, t in load_checkpoint(checkpoint).state_dict.items())
-    return [f"- {n:,} numbers (float32), file {checkpoint.stat().st_size / 1e6:.2f} MB."]
+    return [f"- {weights_text(checkpoint)}."]
 
 
 def _training(config: dict) -> list[str]:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.checkpoints import load_checkpoint
 from engine.catalog import build_model
-from engine.cards.common import history_table, optimizer_line, results_section, time_line, write_markdown
+from engine.cards.common import history_table, optimizer_line, results_section, time_line, weights_text, write_markdown
 
 
 def _model_lines(config: dict, checkpoint: Path) -> list[str]:
     hp = config["hparams"]
     model = build_model("wavenet", hp)
-    n = sum(t.numel() for t in load_checkpoint(checkpoint).state_dict.values())
     cond = (f"global conditioning on the {hp['cond_name']} ({hp['cond_classes']} classes, a learned bias on every gate)"
             if hp["cond_classes"] else "no conditioning")
     return [f"- WaveNet (van den Oord et al. 2016): {hp['stacks']} stacks x {hp['layers_per_stack']} dilated causal "
@@ -24,7 +22,7 @@ def _model_lines(config: dict, checkpoint: Path) -> list[str]:
             f"{hp['residual']} residual and {hp['skip']} skip channels, head relu-1x1-relu-1x1; {cond}.",
             f"- Output: a categorical over {hp['levels']} μ-law codes (μ = {hp['levels'] - 1}) at {hp['sample_rate']} Hz; "
             f"receptive field {model.receptive_field} samples ({1000 * model.receptive_field / hp['sample_rate']:.0f} ms).",
-            f"- {n:,} numbers (float32), file {checkpoint.stat().st_size / 1e6:.2f} MB; "
+            f"- {weights_text(checkpoint)}; "
             f"{model.mflop_per_sample():.2f} MFLOP per generated sample on the cached path."]
 
 

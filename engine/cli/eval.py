@@ -5,7 +5,8 @@
     python -m engine eval vae --checkpoint assets/vae.safetensors --priors      # N(0, I) / GMM / MAF prior table
 
 ``--save`` stores the metrics in the checkpoint's config and rewrites its
-model card (:func:`engine.cards.common.save_test_metrics`).
+model card (:func:`engine.cards.common.save_test_metrics`); ``--save --half``
+first stores the weights as float16 (:func:`engine.checkpoints.store_half`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torch import nn
 
 from engine.catalog import KINDS, check_work, get, load_model, resolve
 from engine.cli.options import add_threads, set_threads
+from engine.checkpoints import read_config, store_half
 from engine.device import select_device
 from engine.errors import ConfigError
 
@@ -30,6 +32,9 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     add_threads(p)
     p.add_argument("--save", action="store_true", help="store the metrics in the checkpoint and write its model card")
+    p.add_argument("--half", action="store_true",
+                   help="with --save: first rewrite the checkpoint with float16 weights (half the file), so the "
+                        "metrics are those of the stored, rounded weights")
     p.add_argument("--priors", action="store_true",
                    help="vae: the test ELBO and log p(x) under N(0, I), a Gaussian mixture (best K by BIC) and a "
                         "MAF, both fitted on the training images' codes (--limit: N evenly spaced test digits)")
@@ -46,8 +51,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def load_for_eval(args: argparse.Namespace) -> tuple[nn.Module, torch.device]:
     """Set ``--threads``; load ``--checkpoint`` (it must hold a ``kind`` model) on ``--device`` in eval mode; (model, device).
 
-    An evaluation's ``--batch`` is checked against the memory budget first."""
+    An evaluation's ``--batch`` is checked against the memory budget first. ``--half`` (with ``--save``) stores the
+    checkpoint's weights as float16 before loading it, so what is measured is what the file holds."""
     set_threads(args.threads)
+    if getattr(args, "half", False):
+        if not args.save:
+            raise ConfigError("--half rewrites the checkpoint with float16 weights; use it together with --save.")
+        read_config(args.checkpoint, expected_kind=args.kind)  # the wrong kind is refused before anything is written
+        store_half(args.checkpoint)
     device = select_device(args.device)
     model = load_model(args.checkpoint, expected_kind=args.kind, device=device)
     if getattr(args, "batch", None):

@@ -12,7 +12,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 import engine.checkpoints as ckpts
-from engine.checkpoints import Checkpoint, check_fits, load_checkpoint, load_into, read_config, save_checkpoint
+from engine.checkpoints import (Checkpoint, check_fits, load_checkpoint, load_into, read_config, save_checkpoint,
+                                store_half, stored_dtypes)
 from engine.errors import CheckpointError
 
 CONFIG = {"kind": "vae", "hparams": {"hidden": 8}, "metrics": {"elbo": -101.5}}
@@ -54,6 +55,24 @@ def test_round_trip(saved):
     fresh = tiny(seed=1)
     load_into(fresh, ckpt)
     assert_same_weights(fresh.state_dict(), model.state_dict())
+
+
+def test_store_half_halves_the_file_and_loads_the_rounded_weights(saved):
+    path, model = saved
+    size, floats = path.stat().st_size, sum(t.nbytes for t in model.state_dict().values() if t.is_floating_point())
+    store_half(path)
+    ckpt = load_checkpoint(path, expected_kind="vae")
+    assert stored_dtypes(ckpt.state_dict) == "float16"
+    assert size - path.stat().st_size >= floats // 2 - 64  # the weights take half the bytes (the header ~ the same)
+    assert ckpt.config["metrics"] == CONFIG["metrics"]
+    assert ckpt.state_dict["3.num_batches_tracked"].dtype == torch.int64  # integers stay as they were
+    fresh = tiny(seed=1)
+    load_into(fresh, ckpt)
+    for name, value in model.state_dict().items():
+        got = fresh.state_dict()[name]
+        assert got.dtype == value.dtype  # the model keeps float32 parameters holding the rounded values
+        if value.is_floating_point():
+            assert torch.equal(got, value.half().float())
 
 
 def test_save_does_not_mutate_config_and_accepts_noncontiguous(tmp_path):

@@ -58,3 +58,20 @@ def test_seed_helper_repeats():
     a = torch.rand(3, generator=seed_everything(7))
     b = torch.rand(3, generator=make_generator(7))
     assert torch.equal(a, b)
+
+
+def test_eval_half_needs_save_and_writes_nothing_without_it(tmp_path, capsys):
+    import torch
+
+    from engine.checkpoints import load_checkpoint, save_checkpoint
+    from engine.models.made import MADE
+
+    model = MADE(height=4, width=4, hidden=[8])
+    config = {"kind": "made", "hparams": model.hparams()}
+    path = save_checkpoint(tmp_path / "made.safetensors", model.state_dict(), config)
+    before = path.read_bytes()
+    assert main(["eval", "made", "--checkpoint", str(path), "--half"]) == 2
+    assert "--half" in capsys.readouterr().err and path.read_bytes() == before
+    assert main(["eval", "nade", "--checkpoint", str(path), "--save", "--half"]) == 2  # wrong kind: refused first
+    state = load_checkpoint(path).state_dict
+    assert path.read_bytes() == before and all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
